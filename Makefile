@@ -1,0 +1,56 @@
+# The two commands: `make demo` and `make test`. Both set everything up on a fresh machine
+# (Python venv, then Kafka from Maven Central, Redis and PostgreSQL from apt, all cached).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+
+.PHONY: setup demo test lint unit up down status clean help
+.DEFAULT_GOAL := help
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+setup: $(STAMP)  ## create the venv and install govbus with its dev tools
+
+$(STAMP): pyproject.toml
+	@if [ ! -x $(BIN)/python ]; then \
+	  $(PYTHON) -m venv $(VENV) 2>/dev/null || { \
+	    echo "python venv module missing: installing python3-venv"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv; \
+	    rm -rf $(VENV); $(PYTHON) -m venv $(VENV); }; \
+	fi
+	$(BIN)/pip install -q --disable-pip-version-check --upgrade pip
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+demo: setup  ## start the local runtime and run the demo scenarios
+	$(BIN)/govbus dev up
+	$(BIN)/govbus demo
+
+lint: setup  ## ruff (lint + format) and mypy strict
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+unit: setup  ## only the unit tests (no services)
+	$(BIN)/pytest tests/unit
+
+test: lint  ## everything: lint, types, then every test against the real runtime
+	$(BIN)/govbus dev up
+	GOVBUS_REQUIRE_INTEGRATION=1 $(BIN)/pytest
+
+up: setup  ## start the local runtime
+	$(BIN)/govbus dev up
+
+down: setup  ## stop the local runtime
+	$(BIN)/govbus dev down
+
+status: setup  ## show the local runtime
+	$(BIN)/govbus dev status
+
+clean:  ## remove the venv and caches (the Kafka download in ~/.cache/govbus stays)
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

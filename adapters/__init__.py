@@ -1,0 +1,1 @@
+"""Ways in: the publisher SDK, the PostgreSQL outbox relay, HTTP ingest, batch files."""

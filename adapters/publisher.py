@@ -1,0 +1,204 @@
+"""Publisher SDK: typed events to Kafka, idempotent, acks=all, CloudEvents headers,
+subject key pseudonymised, delivery results surfaced as futures (never swallowed).
+
+    with Publisher("health") as pub:
+        result = pub.publish("gov.health.birth_registered", data).result(timeout=10)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import uuid
+from collections.abc import Iterable, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any, cast
+
+from confluent_kafka import KafkaError, Producer
+
+from govbus.config import ConnectionSettings, KeySettings, load
+from govbus.errors import GovbusError
+from govbus.pseudonym import Pseudonymizer
+from govbus.schemas.catalogue import Catalogue, EventType, default_catalogue
+from govbus.schemas.codec import AvroCodec, CodecError
+from govbus.schemas.envelope import Envelope, KafkaHeaders
+from govbus.schemas.topics import check_party_id
+from govbus.schemas.validation import check_fields
+
+
+class PublishError(GovbusError):
+    """The event was refused before sending, or the broker did not acknowledge it."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    event_id: str
+    topic: str
+    partition: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An event ready to send: topic, key, value and headers."""
+
+    envelope: Envelope
+    topic: str
+    key: bytes
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+
+class EventEncoder:
+    """Turns (type, data) into a Prepared message. Pure apart from caches; no Kafka."""
+
+    def __init__(self, source: str, catalogue: Catalogue, pseudonymizer: Pseudonymizer) -> None:
+        self.source = check_party_id(source)
+        self.catalogue = catalogue
+        self.pseudonymizer = pseudonymizer
+        self.codec = AvroCodec()
+
+    def event_type(self, type_name: str, version: int | None) -> EventType:
+        event = self.catalogue.get(type_name, version)
+        if event is None:
+            raise PublishError("catalogue.unknown_type", f"unknown event type {type_name}")
+        if event.owner != self.source:
+            raise PublishError(
+                "policy.not_owner", f"{self.source} does not own {type_name} (owner: {event.owner})"
+            )
+        return event
+
+    def prepare(
+        self,
+        type_name: str,
+        data: Mapping[str, Any],
+        *,
+        version: int | None = None,
+        event_id: str | None = None,
+        time: dt.datetime | None = None,
+        correlation_id: str | None = None,
+        causation_id: str | None = None,
+        extra_headers: Iterable[tuple[str, bytes]] = (),
+    ) -> Prepared:
+        event = self.event_type(type_name, version)
+        record = dict(data)
+        problem = check_fields(event.fields.values(), record)
+        if problem is not None:
+            raise PublishError(*problem)
+        fp = self.codec.register(event.schema)
+        try:
+            value = self.codec.encode(fp, record)
+        except CodecError as exc:
+            raise PublishError(exc.reason, str(exc)) from None
+        subject_spec = event.fields[event.subject_field]
+        subject = self.pseudonymizer.subject(
+            subject_spec.format or subject_spec.name, str(record[event.subject_field])
+        )
+        envelope = Envelope(
+            id=event_id or str(uuid.uuid4()),
+            source=self.source,
+            type=event.type,
+            version=event.version,
+            subject=subject,
+            time=time or dt.datetime.now(dt.UTC),
+            dataschema=f"govbus:schema:{fp.hex()}",
+            correlation_id=correlation_id,
+            causation_id=causation_id,
+        )
+        headers = [*envelope.to_headers(), *extra_headers]
+        return Prepared(envelope, event.topic, subject.encode(), value, headers)
+
+
+class Publisher:
+    """Thread-safe; a background thread serves delivery callbacks."""
+
+    def __init__(
+        self,
+        source: str,
+        *,
+        catalogue: Catalogue | None = None,
+        conn: ConnectionSettings | None = None,
+        keys: KeySettings | None = None,
+        producer_config: Mapping[str, Any] | None = None,
+    ) -> None:
+        conn = conn or load(ConnectionSettings)
+        self.encoder = EventEncoder(
+            source, catalogue or default_catalogue(), Pseudonymizer(keys or load(KeySettings))
+        )
+        self._producer = Producer(
+            {
+                "bootstrap.servers": conn.bootstrap,
+                "enable.idempotence": True,
+                "acks": "all",
+                "linger.ms": 5,
+                "compression.type": "lz4",
+                "delivery.timeout.ms": 120000,
+                **(producer_config or {}),
+            }
+        )
+        self._stop = threading.Event()
+        self._poller = threading.Thread(target=self._poll, name="govbus-publisher", daemon=True)
+        self._poller.start()
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            self._producer.poll(0.1)
+
+    def publish(
+        self, type_name: str, data: Mapping[str, Any], **kwargs: Any
+    ) -> Future[PublishResult]:
+        """Validate, encode and send; the future resolves when the broker acknowledged
+        (acks=all) or fails with PublishError. Invalid events raise PublishError at once."""
+        return self.send(self.encoder.prepare(type_name, data, **kwargs))
+
+    def send(self, prepared: Prepared) -> Future[PublishResult]:
+        future: Future[PublishResult] = Future()
+        event_id = prepared.envelope.id
+
+        def on_delivery(err: KafkaError | None, msg: Any) -> None:
+            if err is not None:
+                future.set_exception(PublishError("kafka.delivery", f"not delivered: {err.str()}"))
+            else:
+                future.set_result(
+                    PublishResult(event_id, msg.topic(), msg.partition(), msg.offset())
+                )
+
+        while True:
+            try:
+                self._producer.produce(
+                    prepared.topic,
+                    prepared.value,
+                    prepared.key,
+                    headers=cast(KafkaHeaders, prepared.headers),
+                    on_delivery=on_delivery,
+                )
+                return future
+            except BufferError:
+                self._producer.flush(1.0)
+
+    def publish_many(
+        self, type_name: str, rows: Iterable[Mapping[str, Any]], **kwargs: Any
+    ) -> list[Future[PublishResult]]:
+        return [self.publish(type_name, row, **kwargs) for row in rows]
+
+    def flush(self, timeout_s: float = 30.0) -> int:
+        """Wait for outstanding deliveries; returns how many are still in flight."""
+        return int(self._producer.flush(timeout_s))
+
+    def close(self, timeout_s: float = 30.0) -> None:
+        remaining = self.flush(timeout_s)
+        self._stop.set()
+        self._poller.join(timeout=2)
+        if remaining:
+            raise PublishError("kafka.flush", f"{remaining} events not acknowledged at close")
+
+    def __enter__(self) -> Publisher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,1 @@
+"""Ways out: subscribers read only what they are authorized for; admins manage grants."""

@@ -1,0 +1,102 @@
+"""Read a subscriber's delivery topic and decode what it received with the projected schema
+from govbus.schemas. The only topic name it can touch is derived from the subscriber id."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError
+
+from govbus.schema_store import read_all_schemas
+from govbus.schemas.catalogue import Schema
+from govbus.schemas.codec import AvroCodec
+from govbus.schemas.envelope import Envelope, header_dict
+from govbus.schemas.topics import consumer_group, delivery_topic
+
+
+@dataclass(frozen=True)
+class Received:
+    envelope: Envelope
+    record: dict[str, Any]
+    subscription: str
+    partition: int
+    offset: int
+    schema: Schema
+    traceparent: str | None
+
+
+class DeliveryReader:
+    def __init__(
+        self,
+        bootstrap: str,
+        subscriber: str,
+        *,
+        group: str = "reader",
+        consumer_config: dict[str, Any] | None = None,
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.subscriber = subscriber
+        self.topic = delivery_topic(subscriber)
+        self.codec = AvroCodec()
+        self._consumer = Consumer(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": consumer_group(subscriber, group),
+                "isolation.level": "read_committed",
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+                **(consumer_config or {}),
+            }
+        )
+        self._consumer.subscribe([self.topic])
+
+    def _refresh_schemas(self) -> None:
+        for schema in read_all_schemas(self.bootstrap).values():
+            self.codec.register(schema)
+
+    def poll(self, max_messages: int = 100, timeout_s: float = 1.0) -> list[Received]:
+        out = []
+        for msg in self._consumer.consume(max_messages, timeout_s):
+            err = msg.error()
+            if err is not None:
+                if err.code() == KafkaError._PARTITION_EOF:
+                    continue
+                raise RuntimeError(f"cannot read {self.topic}: {err.str()}")
+            out.append(self.decode(msg))
+        return out
+
+    def decode(self, msg: Any) -> Received:
+        value: bytes = msg.value()
+        fp = bytes(value[2:10])
+        if self.codec.schema(fp) is None:
+            self._refresh_schemas()
+        _, record = self.codec.decode(value)
+        headers = header_dict(msg.headers())
+        schema = self.codec.schema(fp) or {}
+        return Received(
+            Envelope.from_headers(msg.headers()),
+            record,
+            headers.get("govbus_subscription", ""),
+            msg.partition(),
+            msg.offset(),
+            schema,
+            headers.get("traceparent"),
+        )
+
+    def wait_for(self, delivery_ids: set[str], timeout_s: float) -> dict[str, Received]:
+        """Read until every given delivery id was seen (or the timeout); returns those seen."""
+        found: dict[str, Received] = {}
+        deadline = time.monotonic() + timeout_s
+        while len(found) < len(delivery_ids) and time.monotonic() < deadline:
+            for item in self.poll(500, 0.5):
+                if item.envelope.id in delivery_ids:
+                    found[item.envelope.id] = item
+        return found
+
+    def commit(self) -> None:
+        self._consumer.commit(asynchronous=False)
+
+    def close(self) -> None:
+        self._consumer.close()

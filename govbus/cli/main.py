@@ -1,0 +1,34 @@
+"""Entry point: ``govbus --help``."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from govbus.cli import demo, dev, streams
+from govbus.errors import GovbusError
+
+app = typer.Typer(
+    help="govbus: publish a government fact once; every entitled department receives only "
+    "its fields, masked as agreed, traced and audited.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(dev.app, name="dev")
+app.add_typer(streams.app, name="streams")
+app.command(name="demo")(demo.demo)
+
+
+def run() -> None:
+    """Console-script entry: user-fixable problems print one clear line, not a traceback."""
+    try:
+        app()
+    except GovbusError as exc:
+        Console(stderr=True).print(f"[red]error:[/] {exc}")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,153 @@
+"""Settings for every component, read from ``GOVBUS_*`` environment variables.
+
+Each component has one settings class; every field carries its doc so the
+operator docs can be generated from this module (``govbus config docs``).
+Defaults are safe for a local run on the embedded runtime.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TypeVar
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from govbus.errors import ConfigError
+
+DEV_ONLY_SECRET = "govbus-local-development-only-not-a-secret"  # noqa: S105 - a labelled dev default
+
+
+def _default_state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "govbus"
+
+
+def _default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "govbus"
+
+
+_S = TypeVar("_S", bound=BaseSettings)
+
+
+class _Base(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GOVBUS_", extra="ignore", frozen=True)
+
+
+class LocalRuntimeSettings(_Base):
+    """The embedded local runtime started by ``govbus dev up`` (no Docker)."""
+
+    state_dir: Path = Field(
+        default_factory=_default_state_dir,
+        description="Logs, pids, Kafka/Redis data of the local runtime.",
+    )
+    cache_dir: Path = Field(
+        default_factory=_default_cache_dir,
+        description="Downloaded Kafka jars (kept across runs).",
+    )
+    pg_data_dir: Path = Field(
+        default=Path("/var/tmp/govbus-pg"),  # noqa: S108 - a data dir, not a temp file
+        description="PostgreSQL data dir; outside $HOME because the server runs as the "
+        "'postgres' user when started by root.",
+    )
+    kafka_version: str = Field(default="3.9.2", description="Apache Kafka broker version (Maven).")
+    kafka_port: int = Field(default=19092, description="Local broker PLAINTEXT port.")
+    kafka_controller_port: int = Field(default=19093, description="Local KRaft controller port.")
+    kafka_sasl_port: int = Field(default=19094, description="Local SASL_PLAINTEXT port (--secure).")
+    redis_port: int = Field(default=16379, description="Local Redis port.")
+    pg_port: int = Field(default=15432, description="Local PostgreSQL port.")
+    kafka_heap: str = Field(default="768m", description="Broker JVM max heap.")
+
+
+class ConnectionSettings(_Base):
+    """Where the bus's services are. Unset means: the local runtime."""
+
+    kafka_bootstrap: str | None = Field(
+        default=None, description="Kafka bootstrap servers, e.g. 'kafka-0:9092,kafka-1:9092'."
+    )
+    redis_url: str | None = Field(
+        default=None, description="Redis URL, e.g. 'redis://host:6379/0'."
+    )
+    pg_dsn: SecretStr | None = Field(
+        default=None, description="PostgreSQL DSN for the outbox and the disclosure index."
+    )
+
+    @property
+    def bootstrap(self) -> str:
+        return self.kafka_bootstrap or f"127.0.0.1:{LocalRuntimeSettings().kafka_port}"
+
+    @property
+    def redis(self) -> str:
+        return self.redis_url or f"redis://127.0.0.1:{LocalRuntimeSettings().redis_port}/0"
+
+    @property
+    def pg(self) -> str:
+        if self.pg_dsn is not None:
+            return self.pg_dsn.get_secret_value()
+        return f"postgresql://govbus@127.0.0.1:{LocalRuntimeSettings().pg_port}/govbus"
+
+
+class KeySettings(_Base):
+    """Secrets for keyed pseudonyms. Provide real ones outside local runs."""
+
+    pseudonym_key: SecretStr = Field(
+        default=SecretStr(DEV_ONLY_SECRET),
+        description="Master key from which per-subscriber HMAC keys are derived.",
+    )
+    pseudonym_key_id: str = Field(default="dev1", description="Id of the pseudonym master key.")
+    subject_key: SecretStr = Field(
+        default=SecretStr(DEV_ONLY_SECRET),
+        description="Bus-wide key for subject pseudonyms (partition keys).",
+    )
+
+    @property
+    def uses_dev_defaults(self) -> bool:
+        return DEV_ONLY_SECRET in (
+            self.pseudonym_key.get_secret_value(),
+            self.subject_key.get_secret_value(),
+        )
+
+
+class StreamsSettings(_Base):
+    """The stream worker (Faust)."""
+
+    app_id: str = Field(default="govbus-streams", description="Faust app id = consumer group.")
+    worker_id: str = Field(
+        default="local-1",
+        description="Stable id of this worker; names its Kafka transactional id, so a "
+        "restarted worker fences its previous incarnation.",
+    )
+    partitions: int = Field(default=3, ge=1, description="Partitions of topics govbus creates.")
+    replication_factor: int = Field(default=1, ge=1, description="Replication of created topics.")
+    batch_size: int = Field(default=200, ge=1, description="Events per processing transaction.")
+    batch_within_s: float = Field(default=0.05, gt=0, description="Max wait to fill a batch.")
+    max_event_bytes: int = Field(default=1_000_000, ge=1024, description="Larger events go to DLQ.")
+    dedupe_window_s: int = Field(default=7 * 24 * 3600, ge=60, description="Dedupe key lifetime.")
+    data_dir: Path = Field(
+        default_factory=lambda: _default_state_dir() / "faust",
+        description="Faust's local data dir (one sub-dir per app id).",
+    )
+    policy_file: Path | None = Field(
+        default=None, description="Static policy YAML (until the policy topic is configured)."
+    )
+
+    @field_validator("worker_id", "app_id")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        if not value.replace("-", "").replace("_", "").replace(".", "").isalnum():
+            raise ValueError("use letters, digits, '-', '_' and '.' only")
+        return value
+
+
+def load(cls: type[_S]) -> _S:
+    """Build a settings object, turning validation failures into one clear ConfigError."""
+    try:
+        return cls()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"GOVBUS_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"invalid settings: {problems}") from None

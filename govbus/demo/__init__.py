@@ -1,0 +1,1 @@
+"""The demo: seed scenarios run end to end on the local runtime."""

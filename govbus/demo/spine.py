@@ -1,0 +1,83 @@
+"""The thinnest real slice: one birth from the health commission to every entitled department."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import time
+import uuid
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka.admin import AdminClient
+
+from govbus.adapters.publisher import Publisher
+from govbus.config import ConnectionSettings, LocalRuntimeSettings, load
+from govbus.demo.sample_data import birth
+from govbus.devenv.runtime import Runtime
+from govbus.devenv.worker import WorkerProcess
+from govbus.gateway.reader import DeliveryReader, Received
+from govbus.policy import load_policy_file
+from govbus.schemas.catalogue import default_catalogue
+from govbus.schemas.envelope import delivery_id
+from govbus.schemas.topics import delivery_topic
+
+BIRTH = "gov.health.birth_registered"
+
+
+def demo_policy_path() -> Path:
+    return Path(str(resources.files("govbus").joinpath("examples", "policy-demo.yaml")))
+
+
+@dataclass
+class SpineOutcome:
+    event_id: str
+    published: dict[str, Any]
+    received: dict[str, Received | None]
+    unauthorized: dict[str, int]
+    seconds: float
+
+
+def receive(
+    bootstrap: str, subscriber: str, ids: set[str], timeout_s: float
+) -> dict[str, Received]:
+    reader = DeliveryReader(bootstrap, subscriber, group=f"demo-{uuid.uuid4().hex[:8]}")
+    try:
+        return reader.wait_for(ids, timeout_s)
+    finally:
+        reader.close()
+
+
+def run_spine(timeout_s: float = 60.0) -> SpineOutcome:
+    Runtime().up()
+    conn = load(ConnectionSettings)
+    policy_path = demo_policy_path()
+    policy = load_policy_file(policy_path, default_catalogue())
+    worker = WorkerProcess(
+        load(LocalRuntimeSettings).state_dir,
+        "streams-demo",
+        env={"GOVBUS_POLICY_FILE": str(policy_path)},
+        bootstrap=conn.bootstrap,
+    )
+    worker.start()
+    try:
+        entitled = sorted({s.subscriber for s in policy.subscriptions if BIRTH in s.event_types})
+        data = birth(random.Random(), dt.date.today())  # noqa: S311 - sample data only
+        started = time.monotonic()
+        with Publisher("health") as pub:
+            result = pub.publish(BIRTH, data).result(timeout=30)
+        deadline = started + timeout_s
+        received: dict[str, Received | None] = {}
+        for sub in entitled:
+            wanted = delivery_id(sub, "health", result.event_id)
+            got = receive(conn.bootstrap, sub, {wanted}, max(deadline - time.monotonic(), 1.0))
+            received[sub] = got.get(wanted)
+        elapsed = time.monotonic() - started
+        topics = AdminClient({"bootstrap.servers": conn.bootstrap}).list_topics(timeout=10).topics
+        # tax has no subscription, so the bus never made it a delivery topic at all.
+        unauthorized = {"tax": 0 if delivery_topic("tax") not in topics else -1}
+        return SpineOutcome(result.event_id, data, received, unauthorized, elapsed)
+    finally:
+        worker.stop()

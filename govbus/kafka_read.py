@@ -1,0 +1,62 @@
+"""Read a whole (usually compacted) topic to its current end, committed records only."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from confluent_kafka import Consumer, TopicPartition
+
+_IDLE_POLLS_AT_END = 3
+
+
+def read_to_end(
+    bootstrap: str, topic: str, extra: dict[str, str] | None = None, *, max_idle_polls: int = 20
+) -> Iterator[Any]:
+    """Yields every message (no errors) of ``topic`` from the beginning to its end as of now.
+
+    A transaction's commit marker can sit at the high watermark where no record is, so
+    'at the end' is: position >= high watermark, or a few empty polls once past the last
+    data record.
+    """
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"govbus-reader-{uuid.uuid4()}",
+            "enable.auto.commit": False,
+            "isolation.level": "read_committed",
+            "auto.offset.reset": "earliest",
+            **(extra or {}),
+        }
+    )
+    try:
+        meta = consumer.list_topics(topic, timeout=10).topics.get(topic)
+        if meta is None or meta.error is not None:
+            return
+        ends = {
+            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            for p in meta.partitions
+        }
+        consumer.assign([TopicPartition(topic, p, 0) for p in ends])
+        open_parts = {p for p, high in ends.items() if high > 0}
+        idle = 0
+        while open_parts and idle < max_idle_polls:
+            msg = consumer.poll(0.5)
+            if msg is None:
+                idle += 1
+                positions = consumer.position([TopicPartition(topic, p) for p in open_parts])
+                for pos in positions:
+                    if pos.offset >= ends[pos.partition] or (
+                        pos.offset >= ends[pos.partition] - 1 and idle >= _IDLE_POLLS_AT_END
+                    ):
+                        open_parts.discard(pos.partition)
+                continue
+            idle = 0
+            if msg.error() is not None:
+                continue
+            yield msg
+            if (msg.offset() or 0) + 1 >= ends[msg.partition()]:
+                open_parts.discard(msg.partition())
+    finally:
+        consumer.close()

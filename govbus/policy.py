@@ -1,0 +1,254 @@
+"""Policy is data: who may receive which fields of which event types, masked how, and why.
+
+One model used by the stream workers (routing, masking), the gateway (admin API,
+authorization) and ``govbus policy``. Decisions here are pure functions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from govbus.errors import ConfigError
+from govbus.schemas.catalogue import Catalogue, EventType, FieldSpec
+from govbus.schemas.topics import check_party_id
+
+MaskRule = Literal[
+    "clear",
+    "redact",
+    "mask",
+    "pseudonym",
+    "generalize.year",
+    "generalize.year_month",
+    "generalize.district",
+    "generalize.age_band",
+]
+MASK_RULES: tuple[str, ...] = MaskRule.__args__  # type: ignore[attr-defined]
+Status = Literal["active", "pending", "rejected", "revoked"]
+Scalar = str | int | float | bool
+
+MAX_FILTER_NODES = 32
+MAX_FILTER_DEPTH = 4
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Condition(_Model):
+    """One test on one field of the event; exactly one operator is set."""
+
+    field: str
+    eq: Scalar | None = None
+    ne: Scalar | None = None
+    in_: list[Scalar] | None = Field(default=None, alias="in", max_length=256)
+    prefix: str | None = None
+    lt: float | None = None
+    le: float | None = None
+    gt: float | None = None
+    ge: float | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    def operator(self) -> tuple[str, Any]:
+        ops = [
+            (k, v)
+            for k, v in (
+                ("eq", self.eq),
+                ("ne", self.ne),
+                ("in", self.in_),
+                ("prefix", self.prefix),
+                ("lt", self.lt),
+                ("le", self.le),
+                ("gt", self.gt),
+                ("ge", self.ge),
+            )
+            if v is not None
+        ]
+        if len(ops) != 1:
+            raise ValueError(f"condition on {self.field} needs exactly one operator")
+        return ops[0]
+
+
+class Filter(_Model):
+    """Declarative content filter (eligibility): all/any/not over conditions. No code runs."""
+
+    all: list[Filter | Condition] | None = None
+    any: list[Filter | Condition] | None = None
+    not_: Filter | Condition | None = Field(default=None, alias="not")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Approval(_Model):
+    approver: str
+    approved_at: dt.datetime
+    reference: str = ""
+
+
+class Subscription(_Model):
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{1,80}$")]
+    subscriber: str
+    event_types: list[str] = Field(min_length=1)
+    fields: dict[str, MaskRule] = Field(min_length=1)
+    legal_basis: str = Field(min_length=3)
+    purpose: str = Field(min_length=3)
+    filter: Filter | Condition | None = None
+    status: Status = "active"
+    approval: Approval | None = None
+    rejection_reason: str | None = None
+    requested_at: dt.datetime | None = None
+    expires: dt.datetime | None = None
+
+    @field_validator("subscriber")
+    @classmethod
+    def _subscriber(cls, value: str) -> str:
+        return check_party_id(value)
+
+
+class PolicyDocument(_Model):
+    version: int = 1
+    subscriptions: list[Subscription] = Field(default_factory=list)
+
+
+# ----------------------------------------------------------------- decisions (pure)
+
+
+def is_live(sub: Subscription, event: EventType, now: dt.datetime) -> bool:
+    """May this subscription receive this event type now?"""
+    if sub.status != "active" or event.type not in sub.event_types:
+        return False
+    if sub.expires is not None and now >= sub.expires:
+        return False
+    if event.sharing == "not_shared":
+        return False
+    return not (event.sharing == "conditional" and sub.approval is None)
+
+
+def rule_problem(spec: FieldSpec, rule: str) -> str | None:
+    """Is this masking rule applicable to this field?"""
+    logical = spec.logical_type
+    if rule in ("clear", "redact", "pseudonym"):
+        return None
+    if rule == "mask":
+        if spec.format in (
+            "name",
+            "citizen_id",
+            "mobile",
+            "bank_card",
+            "address",
+            "email",
+            "credit_code",
+            "certificate_no",
+        ):
+            return None
+        return f"field {spec.name} has no display mask (format {spec.format})"
+    if rule in ("generalize.year", "generalize.year_month", "generalize.age_band"):
+        return None if logical == "date" else f"{rule} needs a date field, {spec.name} is not"
+    if rule == "generalize.district":
+        if spec.format in ("region_code", "address"):
+            return None
+        return f"{rule} needs a region code or address, {spec.name} is neither"
+    return f"unknown rule {rule}"
+
+
+def validate(doc: PolicyDocument, catalogue: Catalogue) -> list[str]:
+    """Every problem that would make the policy unsafe or meaningless."""
+    problems: list[str] = []
+    seen: set[str] = set()
+    for sub in doc.subscriptions:
+        where = f"subscription {sub.id}"
+        if sub.id in seen:
+            problems.append(f"{where}: duplicate id")
+        seen.add(sub.id)
+        for type_name in sub.event_types:
+            event = catalogue.latest(type_name)
+            if event is None:
+                problems.append(f"{where}: unknown event type {type_name}")
+                continue
+            if event.sharing == "not_shared":
+                problems.append(f"{where}: {type_name} is not shared ({event.legal_basis})")
+            if event.sharing == "conditional" and sub.status == "active" and sub.approval is None:
+                problems.append(
+                    f"{where}: {type_name} is conditional: an active subscription "
+                    "needs the provider's approval"
+                )
+            for name, rule in sub.fields.items():
+                spec = event.fields.get(name)
+                if spec is None:
+                    problems.append(f"{where}: {type_name} has no field {name}")
+                    continue
+                problem = rule_problem(spec, rule)
+                if problem:
+                    problems.append(f"{where}: {problem}")
+            if sub.filter is not None:
+                problems += [f"{where}: {p}" for p in filter_problems(sub.filter, event)]
+    return problems
+
+
+def filter_problems(node: Filter | Condition, event: EventType, depth: int = 0) -> list[str]:
+    count = 0
+    problems: list[str] = []
+
+    def walk(n: Filter | Condition, d: int) -> None:
+        nonlocal count
+        count += 1
+        if d > MAX_FILTER_DEPTH:
+            problems.append(f"filter deeper than {MAX_FILTER_DEPTH}")
+            return
+        if isinstance(n, Condition):
+            if n.field not in event.fields:
+                problems.append(f"filter: {event.type} has no field {n.field}")
+            try:
+                n.operator()
+            except ValueError as exc:
+                problems.append(f"filter: {exc}")
+            return
+        children = [*(n.all or []), *(n.any or []), *([n.not_] if n.not_ else [])]
+        if sum(x is not None for x in (n.all, n.any, n.not_)) != 1:
+            problems.append("filter node needs exactly one of all/any/not")
+        for child in children:
+            walk(child, d + 1)
+
+    walk(node, depth)
+    if count > MAX_FILTER_NODES:
+        problems.append(f"filter has {count} nodes, at most {MAX_FILTER_NODES}")
+    return problems
+
+
+# ----------------------------------------------------------------- loading
+
+
+def parse_policy(data: Any) -> PolicyDocument:
+    try:
+        return PolicyDocument.model_validate(data)
+    except ValidationError as exc:
+        details = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"policy is not valid: {details}") from None
+
+
+def load_policy_file(path: Path, catalogue: Catalogue) -> PolicyDocument:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read policy {path}: {exc}") from None
+    doc = parse_policy(data)
+    problems = validate(doc, catalogue)
+    if problems:
+        raise ConfigError(f"policy {path} has problems: " + "; ".join(problems))
+    return doc
+
+
+def subscribers(doc: PolicyDocument) -> list[str]:
+    return sorted({s.subscriber for s in doc.subscriptions})
+
+
+def for_types(subs: Iterable[Subscription], event_type: str) -> list[Subscription]:
+    return [s for s in subs if event_type in s.event_types]

@@ -1,0 +1,22 @@
+"""Projected delivery schemas, kept in the compacted topic govbus.schemas (key = fingerprint),
+so any reader (the gateway, a subscriber's own Kafka client) can decode what it received."""
+
+from __future__ import annotations
+
+import json
+
+from govbus.kafka_read import read_to_end
+from govbus.schemas.catalogue import Schema
+from govbus.schemas.topics import SCHEMAS
+
+
+def schema_record(fp: bytes, schema: Schema) -> tuple[bytes, bytes]:
+    return fp.hex().encode(), json.dumps(schema, sort_keys=True, ensure_ascii=False).encode()
+
+
+def read_all_schemas(bootstrap: str, extra: dict[str, str] | None = None) -> dict[bytes, Schema]:
+    out: dict[bytes, Schema] = {}
+    for msg in read_to_end(bootstrap, SCHEMAS, extra):
+        if msg.key() and msg.value():
+            out[bytes.fromhex(msg.key().decode())] = json.loads(msg.value())
+    return out

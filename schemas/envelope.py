@@ -1,0 +1,153 @@
+"""The CloudEvents 1.0 envelope, carried as Kafka headers (binary content mode).
+
+The Avro payload is the event's data; everything about the event (id, source,
+type, subject, time...) travels in ``ce_*`` headers so routing, dedupe and
+audit never need to decode the payload. The subject is always a keyed
+pseudonym: a clear ID number never appears in keys or headers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+
+from govbus.schemas.topics import check_party_id, split_type
+
+SPECVERSION = "1.0"
+AVRO_CONTENT_TYPE = "application/avro"
+MAX_HEADER_BYTES = 512
+
+_TYPE_VERSION_RE = re.compile(r"^(gov\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*)\.v([1-9]\d{0,3})$")
+_SAFE_RE = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII, no spaces or control characters
+
+HeaderList = list[tuple[str, bytes]]
+# confluent-kafka's produce() takes a wider (invariant) list type; ours is always str -> bytes.
+KafkaHeaders = list[tuple[str, str | bytes | None]]
+HeadersIn = Mapping[str, bytes | str | None] | Iterable[tuple[str, bytes | str | None]]
+
+
+_DELIVERY_NS = uuid.UUID("6f1d7a52-3c4e-4b8e-9a57-2c0f3b1e9d11")
+
+
+def delivery_id(subscriber: str, source: str, event_id: str) -> str:
+    """The id a subscriber sees for an event: stable (redelivery and corrections reuse it)
+    and different per subscriber, so two departments cannot join their copies on it."""
+    return str(uuid.uuid5(_DELIVERY_NS, f"{subscriber}|{source}|{event_id}"))
+
+
+class EnvelopeError(ValueError):
+    """The headers do not form a valid govbus envelope."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Envelope:
+    id: str
+    source: str  # the publishing department id
+    type: str  # gov.<domain>.<event>
+    version: int
+    subject: str  # keyed pseudonym of the person or enterprise
+    time: dt.datetime
+    dataschema: str = ""
+    correlation_id: str | None = None  # one "get one thing done" case across events
+    causation_id: str | None = None  # the event that caused this one
+
+    @property
+    def ce_type(self) -> str:
+        return f"{self.type}.v{self.version}"
+
+    def with_type(self, event_type: str, version: int) -> Envelope:
+        return replace(self, type=event_type, version=version)
+
+    def to_headers(self) -> HeaderList:
+        pairs = {
+            "ce_specversion": SPECVERSION,
+            "ce_id": self.id,
+            "ce_source": self.source,
+            "ce_type": self.ce_type,
+            "ce_subject": self.subject,
+            "ce_time": self.time.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
+            "content-type": AVRO_CONTENT_TYPE,
+        }
+        if self.dataschema:
+            pairs["ce_dataschema"] = self.dataschema
+        if self.correlation_id:
+            pairs["ce_correlationid"] = self.correlation_id
+        if self.causation_id:
+            pairs["ce_causationid"] = self.causation_id
+        return [(k, v.encode()) for k, v in pairs.items()]
+
+    @classmethod
+    def from_headers(cls, headers: HeadersIn | None) -> Envelope:
+        values = header_dict(headers)
+
+        def need(name: str) -> str:
+            value = values.get(name)
+            if not value:
+                raise EnvelopeError("envelope.missing", f"header {name} is missing")
+            return value
+
+        if need("ce_specversion") != SPECVERSION:
+            raise EnvelopeError("envelope.specversion", "ce_specversion must be 1.0")
+        match = _TYPE_VERSION_RE.match(need("ce_type"))
+        if match is None:
+            raise EnvelopeError("envelope.type", "ce_type must be gov.<domain>.<event>.v<N>")
+        try:
+            check_party_id(need("ce_source"))
+            split_type(match.group(1))
+        except ValueError as exc:
+            raise EnvelopeError("envelope.source", str(exc)) from None
+        return cls(
+            id=need("ce_id"),
+            source=need("ce_source"),
+            type=match.group(1),
+            version=int(match.group(2)),
+            subject=need("ce_subject"),
+            time=parse_time(need("ce_time")),
+            dataschema=values.get("ce_dataschema", ""),
+            correlation_id=values.get("ce_correlationid"),
+            causation_id=values.get("ce_causationid"),
+        )
+
+
+def header_dict(headers: HeadersIn | None) -> dict[str, str]:
+    """Kafka headers in any of the shapes clients hand them over (a mapping, or a list of
+    (str, bytes) tuples as Faust and confluent-kafka do) as a dict of checked strings."""
+    if headers is None:
+        return {}
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    out: dict[str, str] = {}
+    for key, raw in items:
+        if raw is None:
+            continue
+        data = raw.encode() if isinstance(raw, str) else bytes(raw)
+        if len(data) > MAX_HEADER_BYTES:
+            raise EnvelopeError(
+                "envelope.header_size", f"header {key} exceeds {MAX_HEADER_BYTES} bytes"
+            )
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise EnvelopeError("envelope.encoding", f"header {key} is not UTF-8") from None
+        if key.startswith("ce_") and not _SAFE_RE.match(text):
+            raise EnvelopeError("envelope.unsafe", f"header {key} has spaces or control characters")
+        if key in out:
+            raise EnvelopeError("envelope.duplicate", f"header {key} appears twice")
+        out[key] = text
+    return out
+
+
+def parse_time(value: str) -> dt.datetime:
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise EnvelopeError("envelope.time", "ce_time is not RFC 3339") from None
+    if parsed.tzinfo is None:
+        raise EnvelopeError("envelope.time", "ce_time needs a time zone")
+    return parsed

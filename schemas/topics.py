@@ -1,0 +1,45 @@
+"""Every Kafka topic name govbus uses, derived in one place (never taken raw from a client)."""
+
+from __future__ import annotations
+
+import re
+
+EVENTS_PREFIX = "govbus.events."
+DELIVER_PREFIX = "govbus.deliver."
+DLQ = "govbus.dlq"
+AUDIT = "govbus.audit"
+POLICY = "govbus.policy"
+PROGRESS = "govbus.progress"
+SCHEMAS = "govbus.schemas"
+
+_PARTY_RE = re.compile(r"^[a-z][a-z0-9_]{1,62}$")
+_TYPE_RE = re.compile(r"^gov\.([a-z][a-z0-9_]*)\.([a-z][a-z0-9_]*)$")
+
+
+def check_party_id(party: str) -> str:
+    """Department / subscriber ids: lowercase snake case, safe inside topic and group names."""
+    if not _PARTY_RE.match(party):
+        raise ValueError(f"invalid department id {party!r}: use [a-z][a-z0-9_]{{1,62}}")
+    return party
+
+
+def split_type(event_type: str) -> tuple[str, str]:
+    """'gov.health.birth_registered' -> ('health', 'birth_registered')."""
+    match = _TYPE_RE.match(event_type)
+    if match is None:
+        raise ValueError(f"invalid event type {event_type!r}: expected gov.<domain>.<event>")
+    return match.group(1), match.group(2)
+
+
+def event_topic(event_type: str, version: int) -> str:
+    domain, event = split_type(event_type)
+    return f"{EVENTS_PREFIX}{domain}.{event}.v{version}"
+
+
+def delivery_topic(subscriber: str) -> str:
+    return DELIVER_PREFIX + check_party_id(subscriber)
+
+
+def consumer_group(subscriber: str, name: str = "gateway") -> str:
+    """Consumer groups of a subscriber share its prefix, which Kafka ACLs grant."""
+    return f"{check_party_id(subscriber)}.{name}"

@@ -1,0 +1,1 @@
+"""Stream processors (Faust): validate, deduplicate, route, project and mask, deliver."""

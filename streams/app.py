@@ -1,0 +1,135 @@
+"""The Faust app: one agent over every catalogue topic, in batches, each batch one transaction.
+
+Faust consumes and balances partitions across workers; the pipeline decides; the
+transactional sink writes. An event is acked to Faust only after its batch committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from typing import Any
+
+import faust
+from confluent_kafka import KafkaException
+
+from govbus.config import ConnectionSettings, KeySettings, StreamsSettings
+from govbus.policy import PolicyDocument
+from govbus.pseudonym import Pseudonymizer
+from govbus.schemas.catalogue import Catalogue
+from govbus.schemas.codec import AvroCodec
+from govbus.streams.deliver import Projector
+from govbus.streams.messages import InMessage
+from govbus.streams.pipeline import Pipeline
+from govbus.streams.sink import TransactionalSink, read_progress
+from govbus.streams.validate import Validator
+
+log = logging.getLogger(__name__)
+RETRY_BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 5.0)
+
+
+def _headers(raw: Any) -> list[tuple[str, bytes]]:
+    """Faust hands headers over as a list of (str, bytes) tuples or as a mapping."""
+    if not raw:
+        return []
+    items = raw.items() if hasattr(raw, "items") else raw
+    return [(str(k), v if isinstance(v, bytes) else str(v).encode()) for k, v in items]
+
+
+def build_pipeline(
+    conn: ConnectionSettings,
+    streams: StreamsSettings,
+    keys: KeySettings,
+    catalogue: Catalogue,
+    policy: PolicyDocument,
+) -> Pipeline:
+    codec = AvroCodec()
+    for event in catalogue:
+        codec.register(event.schema)
+    sink = TransactionalSink(conn.bootstrap, f"govbus-streams-{streams.worker_id}")
+    return Pipeline(
+        app_id=streams.app_id,
+        validator=Validator(catalogue, codec, streams.max_event_bytes),
+        projector=Projector(codec, Pseudonymizer(keys)),
+        codec=codec,
+        policy=lambda: policy,
+        sink=sink,
+        load_progress=lambda: read_progress(conn.bootstrap, streams.app_id),
+    )
+
+
+def build_app(
+    conn: ConnectionSettings, streams: StreamsSettings, catalogue: Catalogue, pipeline: Pipeline
+) -> faust.App:
+    datadir = streams.data_dir / streams.app_id
+    datadir.mkdir(parents=True, exist_ok=True)  # Faust does not create parents
+    app = faust.App(
+        streams.app_id,
+        broker=f"kafka://{conn.bootstrap}",
+        web_enabled=False,
+        datadir=str(datadir),
+        topic_disable_leader=True,
+        store="memory://",
+        consumer_auto_offset_reset="earliest",
+        broker_commit_every=streams.batch_size,
+        broker_commit_interval=1.0,
+        topic_allow_declare=False,
+        producer_acks=-1,
+    )
+    source = app.topic(
+        *[e.topic for e in catalogue],
+        key_serializer="raw",
+        value_serializer="raw",
+        allow_empty=True,
+    )
+
+    @app.agent(source, name="govbus-route")
+    async def route_events(stream: Any) -> None:
+        async for events in stream.take_events(streams.batch_size, streams.batch_within_s):
+            batch = [
+                InMessage(
+                    e.message.topic,
+                    e.message.partition,
+                    e.message.offset,
+                    e.message.key,
+                    e.message.value,
+                    _headers(e.message.headers),
+                )
+                for e in events
+            ]
+            await commit_until_done(pipeline, batch)
+
+    async def _assigned(sender: Any, *args: Any, signal: Any = None, **kwargs: Any) -> None:
+        pipeline.invalidate_progress()
+
+    # mode types receivers as sync-or-awaitable callables in a way no async def satisfies.
+    app.on_partitions_assigned.connect(_assigned)  # type: ignore[arg-type]
+
+    return app
+
+
+async def commit_until_done(pipeline: Pipeline, batch: list[InMessage]) -> None:
+    """Never ack a batch that did not commit: retry while Kafka is unavailable; if the
+    worker cannot go on, exit hard so a restart re-reads from the committed progress."""
+    loop = asyncio.get_running_loop()
+    attempt = 0
+    while True:
+        try:
+            result = await loop.run_in_executor(None, pipeline.process, batch)
+        except KafkaException as exc:
+            delay = RETRY_BACKOFF_S[min(attempt, len(RETRY_BACKOFF_S) - 1)]
+            log.warning(
+                "batch commit failed; retrying", extra={"error": str(exc), "retry_in_s": delay}
+            )
+            attempt += 1
+            await asyncio.sleep(delay)
+            continue
+        except Exception:
+            log.exception("unexpected error in the pipeline; exiting so nothing is acked")
+            os._exit(70)
+        if result.outputs:
+            log.info(
+                "batch committed", extra={"counts": dict(result.counts), "outputs": result.outputs}
+            )
+        return

@@ -1,0 +1,69 @@
+"""Validation of one incoming message: envelope, catalogue, ownership, payload, identifiers.
+Pure: everything it needs is handed in. Failures carry a reason code for the DLQ."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from govbus.schemas.catalogue import Catalogue
+from govbus.schemas.codec import AvroCodec, CodecError
+from govbus.schemas.envelope import Envelope, EnvelopeError
+from govbus.schemas.validation import check_fields
+from govbus.streams.messages import Accepted, InMessage, Rejected
+
+MAX_CLOCK_SKEW = dt.timedelta(minutes=5)
+EARLIEST_EVENT = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True)
+class Validator:
+    catalogue: Catalogue
+    codec: AvroCodec
+    max_event_bytes: int
+
+    def __call__(self, msg: InMessage, now: dt.datetime) -> Accepted | Rejected:
+        value = msg.value
+        if value is None:
+            return Rejected(msg, "payload.empty", "message has no value (tombstone)")
+        if len(value) > self.max_event_bytes:
+            return Rejected(
+                msg,
+                "payload.too_large",
+                f"{len(value)} bytes exceeds the limit of {self.max_event_bytes}",
+            )
+        try:
+            env = Envelope.from_headers(msg.headers)
+        except EnvelopeError as exc:
+            return Rejected(msg, exc.reason, str(exc))
+        event = self.catalogue.get(env.type, env.version)
+        if event is None:
+            return Rejected(msg, "catalogue.unknown_type", f"{env.ce_type} is not in the catalogue")
+        if msg.topic != event.topic:
+            return Rejected(
+                msg,
+                "envelope.topic_mismatch",
+                f"{env.ce_type} arrived on {msg.topic}, belongs on {event.topic}",
+            )
+        if env.source != event.owner:
+            return Rejected(
+                msg,
+                "policy.not_owner",
+                f"{env.source} does not own {env.type} (owner: {event.owner})",
+            )
+        if not EARLIEST_EVENT <= env.time <= now + MAX_CLOCK_SKEW:
+            return Rejected(msg, "envelope.time", "ce_time is in the future or implausibly old")
+        try:
+            fp, record = self.codec.decode(value)
+        except CodecError as exc:
+            return Rejected(msg, exc.reason, str(exc))
+        if fp != event.fingerprint:
+            return Rejected(
+                msg,
+                "codec.schema_mismatch",
+                f"payload schema {fp.hex()} is not that of {env.ce_type}",
+            )
+        problem = check_fields(event.fields.values(), record)
+        if problem is not None:
+            return Rejected(msg, *problem)
+        return Accepted(msg, env, event, record)

@@ -1,0 +1,161 @@
+"""The slice on the real runtime: SDK -> Kafka -> Faust worker -> delivery topics -> reader."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient
+
+from govbus.adapters.publisher import Publisher, PublishError
+from govbus.demo.sample_data import birth
+from govbus.devenv.worker import WorkerProcess
+from govbus.gateway.reader import DeliveryReader, Received
+from govbus.kafka_read import read_to_end
+from govbus.schemas.envelope import Envelope, delivery_id
+from govbus.schemas.topics import DLQ, delivery_topic
+from govbus.streams.masking import mask_citizen_id, mask_name
+
+BIRTH = "gov.health.birth_registered"
+APPROVAL = {"approver": "hc", "approved_at": "2026-01-01T00:00:00Z"}
+
+
+def write_policy(path: Path, subs: list[dict[str, Any]]) -> Path:
+    path.write_text(yaml.safe_dump({"version": 1, "subscriptions": subs}, allow_unicode=True))
+    return path
+
+
+def read(
+    bootstrap: str, subscriber: str, ids: set[str], timeout_s: float = 60
+) -> dict[str, Received]:
+    reader = DeliveryReader(bootstrap, subscriber, group=f"t-{uuid.uuid4().hex[:8]}")
+    try:
+        return reader.wait_for(ids, timeout_s)
+    finally:
+        reader.close()
+
+
+@pytest.fixture
+def spine_worker(
+    bootstrap: str, uid: str, state_dir: Path, worker_env: dict[str, str], tmp_path: Path
+) -> Any:
+    subs = {"clear": f"ps_{uid}", "masked": f"mi_{uid}"}
+    policy = write_policy(
+        tmp_path / "policy.yaml",
+        [
+            {
+                "id": f"clear-{uid}",
+                "subscriber": subs["clear"],
+                "event_types": [BIRTH],
+                "fields": {"baby_name": "clear", "mother_id": "clear", "birth_region": "clear"},
+                "legal_basis": "Household Registration Regulations art. 7",
+                "purpose": "register the newborn",
+                "approval": APPROVAL,
+            },
+            {
+                "id": f"masked-{uid}",
+                "subscriber": subs["masked"],
+                "event_types": [BIRTH],
+                "fields": {
+                    "baby_name": "mask",
+                    "mother_id": "mask",
+                    "birth_date": "generalize.year_month",
+                },
+                "legal_basis": "Social Insurance Law art. 25",
+                "purpose": "prepare enrolment",
+                "approval": APPROVAL,
+            },
+        ],
+    )
+    worker = WorkerProcess(
+        state_dir,
+        f"streams-{uid}",
+        env={**worker_env, "GOVBUS_POLICY_FILE": str(policy)},
+        bootstrap=bootstrap,
+    )
+    worker.start(timeout_s=120)
+    yield subs
+    worker.stop()
+
+
+def test_birth_reaches_exactly_the_entitled_subscribers(
+    bootstrap: str, uid: str, spine_worker: dict[str, str]
+) -> None:
+    data = birth(random.Random(uid), dt.date.today())
+    with Publisher("health") as pub:
+        result = pub.publish(BIRTH, data).result(timeout=30)
+
+    clear_id = delivery_id(spine_worker["clear"], "health", result.event_id)
+    got = read(bootstrap, spine_worker["clear"], {clear_id})
+    assert clear_id in got, "the clear-grant subscriber received nothing"
+    assert got[clear_id].record == {
+        "baby_name": data["baby_name"],
+        "mother_id": data["mother_id"],
+        "birth_region": data["birth_region"],
+    }
+
+    masked_id = delivery_id(spine_worker["masked"], "health", result.event_id)
+    got = read(bootstrap, spine_worker["masked"], {masked_id})
+    assert masked_id in got, "the masked-grant subscriber received nothing"
+    received = got[masked_id]
+    assert received.record == {
+        "baby_name": mask_name(data["baby_name"]),
+        "mother_id": mask_citizen_id(data["mother_id"]),
+        "birth_date": f"{data['birth_date']:%Y-%m}",
+    }
+    assert received.envelope.type == BIRTH
+    assert received.envelope.source == "health"
+    # No clear identifier anywhere in the delivered message's key or headers.
+    assert data["mother_id"] not in received.envelope.subject
+
+    # A department with no subscription has no delivery topic, so nothing reached it.
+    topics = AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=10).topics
+    assert delivery_topic(f"tax_{uid}") not in topics
+    assert delivery_topic(spine_worker["clear"]) in topics
+
+
+def test_invalid_events_are_refused_early_or_dead_lettered(
+    bootstrap: str, uid: str, spine_worker: dict[str, str]
+) -> None:
+    data = birth(random.Random(uid), dt.date.today())
+    bad_id = data["mother_id"][:-1] + ("0" if data["mother_id"][-1] != "0" else "1")
+    with Publisher("health") as pub, pytest.raises(PublishError) as err:
+        pub.publish(BIRTH, {**data, "mother_id": bad_id})
+    assert err.value.reason == "identifier.citizen_id"
+
+    # A legacy producer bypassing the SDK: garbage bytes with a valid envelope.
+    event_id = f"garbage-{uid}"
+    env = Envelope(
+        id=event_id,
+        source="health",
+        type=BIRTH,
+        version=1,
+        subject="x",
+        time=dt.datetime.now(dt.UTC),
+    )
+    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
+    producer.produce(
+        "govbus.events.health.birth_registered.v1",
+        b"plain text, not avro at all",
+        b"k",
+        headers=env.to_headers(),
+    )
+    assert producer.flush(30) == 0
+
+    deadline = dt.datetime.now() + dt.timedelta(seconds=60)
+    found = None
+    while found is None and dt.datetime.now() < deadline:
+        for msg in read_to_end(bootstrap, DLQ):
+            headers = dict(msg.headers() or [])
+            if headers.get("ce_id") == event_id.encode():
+                found = msg
+    assert found is not None, "the garbage event did not reach the DLQ"
+    headers = dict(found.headers())
+    assert headers["govbus_dlq_reason"] == b"codec.magic"
+    assert found.value() == b"plain text, not avro at all"

@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from govbus.schemas.identifiers import (
+    USCC_ALPHABET,
+    check_citizen_id,
+    check_credit_code,
+    check_licence_id,
+    check_mobile,
+    check_region_code,
+    citizen_id_check_char,
+    mod37_36_check_char,
+    uscc_check_char,
+)
+
+REGIONS = ["110105", "310101", "440305", "650102", "820000"]
+
+
+@pytest.mark.parametrize("value", ["11010519491231002X", "110105199203141465"])
+def test_known_good_citizen_ids(value: str) -> None:
+    assert check_citizen_id(value) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("110105194912310021", "check digit"),
+        ("11010519491231002x", "17 digits"),
+        ("1101051949123100", "17 digits"),
+        ("110105194902300021", "not a date"),
+        ("990105194912310021", "region"),
+        ("110105189912310021", "out of range"),
+        ("110105" + "2999" + "0101" + "0011", "out of range"),
+    ],
+)
+def test_known_bad_citizen_ids(value: str, why: str) -> None:
+    problem = check_citizen_id(value)
+    assert problem is not None
+    assert why in problem
+
+
+@given(
+    region=st.sampled_from(REGIONS),
+    born=st.dates(dt.date(1900, 1, 1), dt.date(2025, 12, 31)),
+    seq=st.integers(0, 999),
+)
+def test_generated_citizen_ids_are_valid_and_any_digit_change_is_caught(
+    region: str, born: dt.date, seq: int
+) -> None:
+    first17 = f"{region}{born:%Y%m%d}{seq:03d}"
+    good = first17 + citizen_id_check_char(first17)
+    assert check_citizen_id(good) is None
+    # MOD 11-2 detects every single-digit substitution.
+    for pos in range(17):
+        digit = str((int(good[pos]) + 1) % 10)
+        bad = good[:pos] + digit + good[pos + 1 :]
+        assert check_citizen_id(bad) is not None
+
+
+@pytest.mark.parametrize("value", ["91350100M000100Y43", "9144030071526726XG"])
+def test_known_good_credit_codes(value: str) -> None:
+    assert check_credit_code(value) is None
+
+
+@pytest.mark.parametrize(
+    "value", ["91350100M000100Y44", "9144030071526726XI", "91350100M000100Y4", ""]
+)
+def test_known_bad_credit_codes(value: str) -> None:
+    assert check_credit_code(value) is not None
+
+
+@given(st.text(alphabet=USCC_ALPHABET, min_size=17, max_size=17), st.integers(0, 16))
+def test_credit_code_check_catches_single_substitutions(first17: str, pos: int) -> None:
+    good = first17 + uscc_check_char(first17)
+    assert check_credit_code(good) is None
+    replacement = USCC_ALPHABET[(USCC_ALPHABET.index(good[pos]) + 1) % 31]
+    assert check_credit_code(good[:pos] + replacement + good[pos + 1 :]) is not None
+
+
+def test_region_codes() -> None:
+    assert check_region_code("110105") is None
+    assert check_region_code("990105") is not None
+    assert check_region_code("11010") is not None
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"), [("13812341234", True), ("12812341234", False), ("1381234123", False)]
+)
+def test_mobile(value: str, ok: bool) -> None:
+    assert (check_mobile(value) is None) is ok
+
+
+@given(st.text(alphabet="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=1, max_size=30))
+def test_mod37_36_detects_single_substitution(payload: str) -> None:
+    check = mod37_36_check_char(payload)
+    mutated = ("1" if payload[0] != "1" else "2") + payload[1:]
+    assert mod37_36_check_char(mutated) != check
+
+
+def test_licence_identifier_round_trip() -> None:
+    body = "1.2.156.3005.2.11100000000013127D001.91350100M000100Y43.00001.001"
+    good = body + "." + mod37_36_check_char(body.replace(".", ""))
+    assert check_licence_id(good) is None
+    wrong = "0" if good[-1] != "0" else "1"
+    assert check_licence_id(good[:-1] + wrong) is not None
+    assert check_licence_id("1.2.156.9999.2.X") is not None

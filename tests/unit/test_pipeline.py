@@ -1,0 +1,272 @@
+"""The whole batch logic without Kafka: the sink is a list (fine for pure logic; the real-broker
+proof is tests/integration)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from govbus.adapters.publisher import EventEncoder
+from govbus.config import KeySettings
+from govbus.demo.sample_data import birth
+from govbus.policy import PolicyDocument, parse_policy
+from govbus.pseudonym import Pseudonymizer
+from govbus.schemas.catalogue import default_catalogue
+from govbus.schemas.codec import AvroCodec
+from govbus.schemas.envelope import Envelope, delivery_id
+from govbus.schemas.topics import DLQ, PROGRESS, SCHEMAS, delivery_topic
+from govbus.streams.deliver import Projector
+from govbus.streams.masking import mask_citizen_id, mask_name
+from govbus.streams.messages import InMessage, Output
+from govbus.streams.pipeline import Pipeline
+from govbus.streams.validate import Validator
+
+CATALOGUE = default_catalogue()
+NOW = dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC)
+APPROVAL = {"approver": "hc", "approved_at": "2026-01-01T00:00:00Z"}
+POLICY = parse_policy(
+    {
+        "subscriptions": [
+            {
+                "id": "ps",
+                "subscriber": "public_security",
+                "event_types": ["gov.health.birth_registered"],
+                "fields": {"baby_name": "clear", "mother_id": "clear"},
+                "legal_basis": "law",
+                "purpose": "register",
+                "approval": APPROVAL,
+            },
+            {
+                "id": "mi",
+                "subscriber": "medical_insurance",
+                "event_types": ["gov.health.birth_registered"],
+                "fields": {
+                    "baby_name": "mask",
+                    "mother_id": "mask",
+                    "birth_date": "generalize.year",
+                },
+                "legal_basis": "law",
+                "purpose": "enrol",
+                "approval": APPROVAL,
+            },
+            {
+                "id": "cdc-pseudo",
+                "subscriber": "disease_control",
+                "event_types": ["gov.health.birth_registered"],
+                "fields": {"mother_id": "pseudonym"},
+                "legal_basis": "law",
+                "purpose": "vaccinate",
+                "approval": APPROVAL,
+            },
+        ]
+    }
+)
+TOPIC = "govbus.events.health.birth_registered.v1"
+
+
+class ListSink:
+    def __init__(self) -> None:
+        self.batches: list[list[Output]] = []
+
+    def commit(self, outputs: Sequence[Output]) -> None:
+        self.batches.append(list(outputs))
+
+
+def make_pipeline(
+    policy: PolicyDocument = POLICY, progress: dict[Any, Any] | None = None
+) -> tuple[Pipeline, ListSink, AvroCodec]:
+    codec = AvroCodec()
+    for event in CATALOGUE:
+        codec.register(event.schema)
+    sink = ListSink()
+    pipe = Pipeline(
+        app_id="t",
+        validator=Validator(CATALOGUE, codec, 100_000),
+        projector=Projector(codec, Pseudonymizer(KeySettings())),
+        codec=codec,
+        policy=lambda: policy,
+        sink=sink,
+        load_progress=lambda: progress or {},
+        clock=lambda: NOW,
+    )
+    return pipe, sink, codec
+
+
+def encoded_birth(offset: int, **override: Any) -> tuple[InMessage, dict[str, Any], str]:
+    encoder = EventEncoder("health", CATALOGUE, Pseudonymizer(KeySettings()))
+    data = {**birth(random.Random(offset), NOW.date()), **override}
+    prepared = encoder.prepare("gov.health.birth_registered", data, time=NOW)
+    msg = InMessage(TOPIC, 0, offset, prepared.key, prepared.value, prepared.headers)
+    return msg, data, prepared.envelope.id
+
+
+def schemas_in(batch: list[Output]) -> dict[bytes, Any]:
+    return {
+        bytes.fromhex((o.key or b"").decode()): json.loads(o.value or b"{}")
+        for o in batch
+        if o.topic == SCHEMAS
+    }
+
+
+def decode(codec: AvroCodec, out: Output, schemas: dict[bytes, Any]) -> dict[str, Any]:
+    assert out.value is not None
+    fp = out.value[2:10]
+    codec.register(schemas[fp])
+    return codec.decode(out.value)[1]
+
+
+def test_one_event_fans_out_with_exact_fields_and_masks() -> None:
+    pipe, sink, codec = make_pipeline()
+    msg, data, event_id = encoded_birth(0)
+    result = pipe.process([msg])
+    assert result.counts["accepted"] == 1
+    (batch,) = sink.batches
+    schemas = schemas_in(batch)
+    by_topic = {o.topic: o for o in batch if o.topic.startswith("govbus.deliver.")}
+    assert set(by_topic) == {
+        delivery_topic(s) for s in ("public_security", "medical_insurance", "disease_control")
+    }
+    ps = decode(codec, by_topic[delivery_topic("public_security")], schemas)
+    assert ps == {"baby_name": data["baby_name"], "mother_id": data["mother_id"]}
+    mi = decode(codec, by_topic[delivery_topic("medical_insurance")], schemas)
+    assert mi == {
+        "baby_name": mask_name(data["baby_name"]),
+        "mother_id": mask_citizen_id(data["mother_id"]),
+        "birth_date": str(data["birth_date"].year),
+    }
+    cdc = decode(codec, by_topic[delivery_topic("disease_control")], schemas)
+    assert data["mother_id"] not in cdc["mother_id"]
+    assert cdc["mother_id"].startswith("dev1.")
+    env = Envelope.from_headers(by_topic[delivery_topic("medical_insurance")].headers)
+    assert env.id == delivery_id("medical_insurance", "health", event_id)
+    assert env.subject != Envelope.from_headers(msg.headers).subject
+    progress = [o for o in batch if o.topic == PROGRESS]
+    assert len(progress) == 1
+    assert b'"next_offset": 1' in (progress[0].value or b"")
+
+
+def test_two_subscribers_pseudonyms_of_one_person_differ() -> None:
+    policy = parse_policy(
+        {
+            "subscriptions": [
+                {
+                    "id": f"p-{s}",
+                    "subscriber": s,
+                    "event_types": ["gov.health.birth_registered"],
+                    "fields": {"mother_id": "pseudonym"},
+                    "legal_basis": "law",
+                    "purpose": "link records",
+                    "approval": APPROVAL,
+                }
+                for s in ("aa", "bb")
+            ]
+        }
+    )
+    pipe, sink, codec = make_pipeline(policy)
+    pipe.process([encoded_birth(0)[0]])
+    schemas = schemas_in(sink.batches[0])
+    values = [
+        decode(codec, o, schemas)["mother_id"]
+        for o in sink.batches[0]
+        if o.topic.startswith("govbus.deliver.")
+    ]
+    assert len(values) == 2
+    assert values[0] != values[1]
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda m: InMessage(m.topic, 0, 5, m.key, b"garbage!!!", m.headers), "codec.magic"),
+        (lambda m: InMessage(m.topic, 0, 5, m.key, m.value[:-3], m.headers), "codec.payload"),
+        (lambda m: InMessage(m.topic, 0, 5, m.key, None, m.headers), "payload.empty"),
+        (
+            lambda m: InMessage(m.topic, 0, 5, m.key, m.value + b"x" * 200_000, m.headers),
+            "payload.too_large",
+        ),
+        (lambda m: InMessage(m.topic, 0, 5, m.key, m.value, []), "envelope.missing"),
+        (
+            lambda m: InMessage(
+                "govbus.events.tax.tax_registered.v1", 0, 5, m.key, m.value, m.headers
+            ),
+            "envelope.topic_mismatch",
+        ),
+        (
+            lambda m: InMessage(
+                m.topic,
+                0,
+                5,
+                m.key,
+                m.value,
+                [(k, b"tax" if k == "ce_source" else v) for k, v in m.headers],
+            ),
+            "policy.not_owner",
+        ),
+        (
+            lambda m: InMessage(
+                m.topic,
+                0,
+                5,
+                m.key,
+                m.value,
+                [(k, b"gov.health.shoes.v1" if k == "ce_type" else v) for k, v in m.headers],
+            ),
+            "catalogue.unknown_type",
+        ),
+        (
+            lambda m: InMessage(
+                m.topic,
+                0,
+                5,
+                m.key,
+                m.value,
+                [(k, b"2099-01-01T00:00:00Z" if k == "ce_time" else v) for k, v in m.headers],
+            ),
+            "envelope.time",
+        ),
+    ],
+)
+def test_bad_input_is_dead_lettered_with_reason_and_original_bytes(make: Any, reason: str) -> None:
+    pipe, sink, _ = make_pipeline()
+    good, _, _ = encoded_birth(0)
+    bad = make(good)
+    result = pipe.process([bad])
+    assert result.counts[f"dlq:{reason}"] == 1
+    (dlq,) = [o for o in sink.batches[0] if o.topic == DLQ]
+    assert dlq.value == bad.value
+    headers = dict(dlq.headers)
+    assert headers["govbus_dlq_reason"] == reason.encode()
+    assert headers["govbus_dlq_offset"] == b"5"
+    assert not [o for o in sink.batches[0] if o.topic.startswith("govbus.deliver.")]
+
+
+def test_bad_check_digit_is_dead_lettered_without_echoing_the_id() -> None:
+    pipe, sink, _ = make_pipeline()
+    msg, data, _ = encoded_birth(0)
+    # Build the bad event past the SDK's own check (a legacy producer would).
+    codec = AvroCodec()
+    event = CATALOGUE.get("gov.health.birth_registered")
+    assert event is not None
+    fp = codec.register(event.schema)
+    bad_id = data["mother_id"][:-1] + ("0" if data["mother_id"][-1] != "0" else "1")
+    bad = InMessage(
+        msg.topic, 0, 1, msg.key, codec.encode(fp, {**data, "mother_id": bad_id}), msg.headers
+    )
+    pipe.process([bad])
+    (dlq,) = [o for o in sink.batches[0] if o.topic == DLQ]
+    headers = dict(dlq.headers)
+    assert headers["govbus_dlq_reason"] == b"identifier.citizen_id"
+    assert bad_id.encode() not in headers["govbus_dlq_message"]
+
+
+def test_already_committed_offsets_are_skipped() -> None:
+    pipe, sink, _ = make_pipeline(progress={(TOPIC, 0): {"next_offset": 2}})
+    result = pipe.process([encoded_birth(0)[0], encoded_birth(1)[0], encoded_birth(2)[0]])
+    assert result.counts["already_committed"] == 2
+    assert result.counts["accepted"] == 1
+    assert len([o for o in sink.batches[0] if o.topic.startswith("govbus.deliver.")]) == 3
