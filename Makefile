@@ -31,10 +31,11 @@ demo: setup  ## start the local runtime and run the demo scenarios
 	$(BIN)/govbus dev up
 	$(BIN)/govbus demo
 
-lint: setup  ## ruff (lint + format) and mypy strict
+lint: setup  ## ruff (lint + format), mypy strict, the schema evolution gate
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/govbus schemas check
 
 unit: setup  ## only the unit tests (no services)
 	$(BIN)/pytest tests/unit

@@ -23,6 +23,7 @@ from govbus.pseudonym import Pseudonymizer
 from govbus.schemas.catalogue import Catalogue, EventType, default_catalogue
 from govbus.schemas.codec import AvroCodec, CodecError
 from govbus.schemas.envelope import Envelope, KafkaHeaders
+from govbus.schemas.models import EventModel
 from govbus.schemas.topics import check_party_id
 from govbus.schemas.validation import check_fields
 
@@ -150,11 +151,17 @@ class Publisher:
             self._producer.poll(0.1)
 
     def publish(
-        self, type_name: str, data: Mapping[str, Any], **kwargs: Any
+        self, event: str | EventModel, data: Mapping[str, Any] | None = None, **kwargs: Any
     ) -> Future[PublishResult]:
-        """Validate, encode and send; the future resolves when the broker acknowledged
-        (acks=all) or fails with PublishError. Invalid events raise PublishError at once."""
-        return self.send(self.encoder.prepare(type_name, data, **kwargs))
+        """Validate, encode and send a typed event (``publish(BirthRegisteredV2(...))``) or a
+        type name with its data. The future resolves when the broker acknowledged (acks=all)
+        or fails with PublishError; an invalid event raises PublishError at once."""
+        if isinstance(event, EventModel):
+            kwargs.setdefault("version", event.event_version)
+            return self.send(self.encoder.prepare(event.event_type, event.model_dump(), **kwargs))
+        if data is None:
+            raise PublishError("sdk.usage", "publish(type_name, data) needs the event data")
+        return self.send(self.encoder.prepare(event, data, **kwargs))
 
     def send(self, prepared: Prepared) -> Future[PublishResult]:
         future: Future[PublishResult] = Future()

@@ -54,13 +54,18 @@ class AvroCodec:
             raise CodecError("codec.encode", f"record does not match schema: {exc}") from None
         return out.getvalue()
 
-    def decode(self, data: bytes, reader: Schema | None = None) -> tuple[bytes, Record]:
-        """Returns (writer fingerprint, record); raises CodecError with a reason code."""
+    @staticmethod
+    def fingerprint_of(data: bytes) -> bytes:
+        """The writer's fingerprint from the single-object header (framing checked)."""
         if len(data) < 10:
             raise CodecError("codec.truncated", "shorter than the single-object header")
         if data[:2] != SINGLE_OBJECT_MAGIC:
             raise CodecError("codec.magic", "not Avro single-object encoding (bad magic)")
-        fp = bytes(data[2:10])
+        return bytes(data[2:10])
+
+    def decode(self, data: bytes, reader: Schema | None = None) -> tuple[bytes, Record]:
+        """Returns (writer fingerprint, record); raises CodecError with a reason code."""
+        fp = self.fingerprint_of(data)
         writer = self._parsed.get(fp)
         if writer is None:
             raise CodecError("codec.unknown_schema", f"unknown schema fingerprint {fp.hex()}")

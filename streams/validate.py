@@ -54,16 +54,21 @@ class Validator:
         if not EARLIEST_EVENT <= env.time <= now + MAX_CLOCK_SKEW:
             return Rejected(msg, "envelope.time", "ce_time is in the future or implausibly old")
         try:
-            fp, record = self.codec.decode(value)
+            fp = self.codec.fingerprint_of(value)
+            if fp != event.fingerprint:
+                return Rejected(
+                    msg,
+                    "codec.schema_mismatch",
+                    f"payload schema {fp.hex()} is not that of {env.ce_type}",
+                )
+            # Older versions are read as the latest one, so routing, masking and every
+            # subscriber see one shape per type (writer-to-reader schema resolution).
+            latest = self.catalogue.latest(event.type) or event
+            reader = latest.schema if latest is not event else None
+            _, record = self.codec.decode(value, reader=reader)
         except CodecError as exc:
             return Rejected(msg, exc.reason, str(exc))
-        if fp != event.fingerprint:
-            return Rejected(
-                msg,
-                "codec.schema_mismatch",
-                f"payload schema {fp.hex()} is not that of {env.ce_type}",
-            )
-        problem = check_fields(event.fields.values(), record)
+        problem = check_fields(latest.fields.values(), record)
         if problem is not None:
             return Rejected(msg, *problem)
-        return Accepted(msg, env, event, record)
+        return Accepted(msg, env, latest, record)

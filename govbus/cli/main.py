@@ -7,7 +7,7 @@ import sys
 import typer
 from rich.console import Console
 
-from govbus.cli import demo, dev, streams
+from govbus.cli import demo, dev, schemas, streams
 from govbus.errors import GovbusError
 
 app = typer.Typer(
@@ -18,6 +18,7 @@ app = typer.Typer(
 )
 app.add_typer(dev.app, name="dev")
 app.add_typer(streams.app, name="streams")
+app.add_typer(schemas.app, name="schemas")
 app.command(name="demo")(demo.demo)
 
 

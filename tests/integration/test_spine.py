@@ -19,6 +19,7 @@ from govbus.devenv.worker import WorkerProcess
 from govbus.gateway.reader import DeliveryReader, Received
 from govbus.kafka_read import read_to_end
 from govbus.schemas.envelope import Envelope, delivery_id
+from govbus.schemas.models import BirthRegisteredV1, BirthRegisteredV2
 from govbus.schemas.topics import DLQ, delivery_topic
 from govbus.streams.masking import mask_citizen_id, mask_name
 
@@ -159,3 +160,24 @@ def test_invalid_events_are_refused_early_or_dead_lettered(
     headers = dict(found.headers())
     assert headers["govbus_dlq_reason"] == b"codec.magic"
     assert found.value() == b"plain text, not avro at all"
+
+
+def test_typed_v1_and_v2_events_both_arrive_in_the_latest_shape(
+    bootstrap: str, uid: str, spine_worker: dict[str, str]
+) -> None:
+    data = birth(random.Random(uid), dt.date.today())
+    with Publisher("health") as pub:
+        old = pub.publish(BirthRegisteredV1(**data)).result(timeout=30)
+        new = pub.publish(BirthRegisteredV2(**data, multiple_birth_order=2)).result(timeout=30)
+    assert old.topic.endswith(".v1")
+    assert new.topic.endswith(".v2")
+    ids = {delivery_id(spine_worker["clear"], "health", r.event_id) for r in (old, new)}
+    got = read(bootstrap, spine_worker["clear"], ids)
+    assert set(got) == ids
+    for item in got.values():
+        assert item.envelope.version in (1, 2)
+        assert item.record == {
+            "baby_name": data["baby_name"],
+            "mother_id": data["mother_id"],
+            "birth_region": data["birth_region"],
+        }

@@ -51,8 +51,12 @@ def test_incomplete_entries_are_refused(mutate: Any, message: str) -> None:
 
 
 def test_lookup_by_fingerprint_and_latest() -> None:
-    event = CATALOGUE.get("gov.health.birth_registered")
-    assert event is not None
-    assert CATALOGUE.by_fingerprint(event.fingerprint) is event
-    assert CATALOGUE.latest("gov.health.birth_registered") is event
-    assert event.topic == "govbus.events.health.birth_registered.v1"
+    v1 = CATALOGUE.get("gov.health.birth_registered", 1)
+    v2 = CATALOGUE.get("gov.health.birth_registered", 2)
+    assert v1 is not None
+    assert v2 is not None
+    assert CATALOGUE.by_fingerprint(v1.fingerprint) is v1
+    assert CATALOGUE.latest("gov.health.birth_registered") is v2
+    assert CATALOGUE.get("gov.health.birth_registered") is v2
+    assert v1.topic == "govbus.events.health.birth_registered.v1"
+    assert v2.topic == "govbus.events.health.birth_registered.v2"

@@ -36,7 +36,11 @@ POLICY = parse_policy(
                 "id": "ps",
                 "subscriber": "public_security",
                 "event_types": ["gov.health.birth_registered"],
-                "fields": {"baby_name": "clear", "mother_id": "clear"},
+                "fields": {
+                    "baby_name": "clear",
+                    "mother_id": "clear",
+                    "multiple_birth_order": "clear",
+                },
                 "legal_basis": "law",
                 "purpose": "register",
                 "approval": APPROVAL,
@@ -100,7 +104,8 @@ def make_pipeline(
 def encoded_birth(offset: int, **override: Any) -> tuple[InMessage, dict[str, Any], str]:
     encoder = EventEncoder("health", CATALOGUE, Pseudonymizer(KeySettings()))
     data = {**birth(random.Random(offset), NOW.date()), **override}
-    prepared = encoder.prepare("gov.health.birth_registered", data, time=NOW)
+    # v1 on purpose: the worker reads it as the latest version (v2).
+    prepared = encoder.prepare("gov.health.birth_registered", data, version=1, time=NOW)
     msg = InMessage(TOPIC, 0, offset, prepared.key, prepared.value, prepared.headers)
     return msg, data, prepared.envelope.id
 
@@ -132,7 +137,12 @@ def test_one_event_fans_out_with_exact_fields_and_masks() -> None:
         delivery_topic(s) for s in ("public_security", "medical_insurance", "disease_control")
     }
     ps = decode(codec, by_topic[delivery_topic("public_security")], schemas)
-    assert ps == {"baby_name": data["baby_name"], "mother_id": data["mother_id"]}
+    # multiple_birth_order is new in v2: a v1 event reads it as its default (null).
+    assert ps == {
+        "baby_name": data["baby_name"],
+        "mother_id": data["mother_id"],
+        "multiple_birth_order": None,
+    }
     mi = decode(codec, by_topic[delivery_topic("medical_insurance")], schemas)
     assert mi == {
         "baby_name": mask_name(data["baby_name"]),
@@ -250,7 +260,7 @@ def test_bad_check_digit_is_dead_lettered_without_echoing_the_id() -> None:
     msg, data, _ = encoded_birth(0)
     # Build the bad event past the SDK's own check (a legacy producer would).
     codec = AvroCodec()
-    event = CATALOGUE.get("gov.health.birth_registered")
+    event = CATALOGUE.get("gov.health.birth_registered", 1)
     assert event is not None
     fp = codec.register(event.schema)
     bad_id = data["mother_id"][:-1] + ("0" if data["mother_id"][-1] != "0" else "1")
