@@ -73,6 +73,10 @@ class ConnectionSettings(_Base):
     pg_dsn: SecretStr | None = Field(
         default=None, description="PostgreSQL DSN for the outbox and the disclosure index."
     )
+    policy_topic: str = Field(
+        default="govbus.policy",
+        description="Compacted topic holding the subscriptions (one record per subscription).",
+    )
 
     @property
     def bootstrap(self) -> str:

@@ -9,9 +9,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Callable
 from typing import Any
 
 import faust
+import redis
 from confluent_kafka import KafkaException
 
 from govbus.config import ConnectionSettings, KeySettings, StreamsSettings
@@ -19,6 +21,7 @@ from govbus.policy import PolicyDocument
 from govbus.pseudonym import Pseudonymizer
 from govbus.schemas.catalogue import Catalogue
 from govbus.schemas.codec import AvroCodec
+from govbus.streams.dedupe import RedisDedupe
 from govbus.streams.deliver import Projector
 from govbus.streams.messages import InMessage
 from govbus.streams.pipeline import Pipeline
@@ -42,19 +45,23 @@ def build_pipeline(
     streams: StreamsSettings,
     keys: KeySettings,
     catalogue: Catalogue,
-    policy: PolicyDocument,
+    policy: Callable[[], PolicyDocument],
 ) -> Pipeline:
     codec = AvroCodec()
     for event in catalogue:
         codec.register(event.schema)
     sink = TransactionalSink(conn.bootstrap, f"govbus-streams-{streams.worker_id}")
+    dedupe = RedisDedupe(
+        redis.Redis.from_url(conn.redis, socket_timeout=5), streams.app_id, streams.dedupe_window_s
+    )
     return Pipeline(
         app_id=streams.app_id,
         validator=Validator(catalogue, codec, streams.max_event_bytes),
         projector=Projector(codec, Pseudonymizer(keys)),
         codec=codec,
-        policy=lambda: policy,
+        policy=policy,
         sink=sink,
+        dedupe=dedupe,
         load_progress=lambda: read_progress(conn.bootstrap, streams.app_id),
     )
 
@@ -117,7 +124,7 @@ async def commit_until_done(pipeline: Pipeline, batch: list[InMessage]) -> None:
     while True:
         try:
             result = await loop.run_in_executor(None, pipeline.process, batch)
-        except KafkaException as exc:
+        except (KafkaException, redis.RedisError) as exc:
             delay = RETRY_BACKOFF_S[min(attempt, len(RETRY_BACKOFF_S) - 1)]
             log.warning(
                 "batch commit failed; retrying", extra={"error": str(exc), "retry_in_s": delay}

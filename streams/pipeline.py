@@ -1,13 +1,16 @@
-"""One batch through the bus: skip what is already committed, validate, route, project and
-mask, dead-letter what fails, then commit all outputs with progress in one transaction.
+"""One batch through the bus: skip what is already committed, validate, deduplicate, route,
+project and mask, audit every outcome, then commit all outputs with the progress marker
+(next offset + audit chain head per input partition) in one transaction.
 
-The Faust agent hands batches in; Kafka IO is the sink's. Runs in a worker thread because
-the confluent-kafka transaction calls block.
+The Faust agent hands batches in; Kafka and Redis IO are the sink's and the dedupe store's.
+Runs in a worker thread because the confluent-kafka transaction calls block.
 """
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import hashlib
 import logging
 import threading
 from collections import Counter
@@ -17,11 +20,14 @@ from typing import Protocol
 
 from govbus.policy import PolicyDocument
 from govbus.schema_store import schema_record
+from govbus.schemas.audit import GENESIS, ChainState
 from govbus.schemas.catalogue import Schema
 from govbus.schemas.codec import AvroCodec
 from govbus.schemas.topics import SCHEMAS
+from govbus.streams.audit import AuditWriter
+from govbus.streams.dedupe import DedupeStore
 from govbus.streams.deliver import Projector, dead_letter
-from govbus.streams.messages import Accepted, InMessage, Output
+from govbus.streams.messages import Accepted, InMessage, Output, Rejected
 from govbus.streams.routing import route
 from govbus.streams.sink import TP, progress_output
 from govbus.streams.validate import Validator
@@ -37,9 +43,26 @@ class Sink(Protocol):
 
 
 @dataclass
+class PartitionState:
+    next_offset: int = 0
+    chain: ChainState = field(default_factory=ChainState)
+
+
+@dataclass
 class BatchResult:
     counts: Counter[str] = field(default_factory=Counter)
     outputs: int = 0
+
+
+def identities(acc: Accepted) -> list[str]:
+    """What makes two inputs the same event: (source, event id), and the catalogue's natural
+    key (certificate number, credit code + type...) when it declares one."""
+    keys = [f"id:{acc.envelope.source}:{acc.envelope.id}"]
+    if acc.event.dedupe_key:
+        values = "|".join(str(acc.record.get(k)) for k in acc.event.dedupe_key)
+        digest = hashlib.sha256(f"{acc.event.type}|{values}".encode()).hexdigest()[:40]
+        keys.append(f"natural:{digest}")
+    return keys
 
 
 class Pipeline:
@@ -52,6 +75,7 @@ class Pipeline:
         codec: AvroCodec,
         policy: Callable[[], PolicyDocument],
         sink: Sink,
+        dedupe: DedupeStore,
         load_progress: Callable[[], dict[TP, dict[str, object]]],
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
@@ -61,22 +85,32 @@ class Pipeline:
         self.codec = codec
         self.policy = policy
         self.sink = sink
+        self.dedupe = dedupe
         self.clock = clock
         self._load_progress = load_progress
-        self._next_offset: dict[TP, int] | None = None
+        self._state: dict[TP, PartitionState] | None = None
         self._published: set[bytes] = set()
         self._lock = threading.Lock()
         self.totals: Counter[str] = Counter()
 
     def invalidate_progress(self) -> None:
         """After a rebalance another worker may have committed progress for our partitions."""
-        self._next_offset = None
+        with self._lock:
+            self._state = None
 
-    def _progress(self) -> dict[TP, int]:
-        if self._next_offset is None:
-            loaded = self._load_progress()
-            self._next_offset = {tp: int(str(v["next_offset"])) for tp, v in loaded.items()}
-        return self._next_offset
+    def _committed(self) -> dict[TP, PartitionState]:
+        if self._state is None:
+            self._state = {
+                tp: PartitionState(
+                    int(str(v["next_offset"])),
+                    ChainState(int(str(v.get("audit_seq", 0))), str(v.get("audit_head", GENESIS))),
+                )
+                for tp, v in self._load_progress().items()
+            }
+        return self._state
+
+    def chain_id(self, tp: TP) -> str:
+        return f"{self.app_id}|{tp[0]}|{tp[1]}"
 
     def process(self, batch: Sequence[InMessage]) -> BatchResult:
         with self._lock:
@@ -84,41 +118,100 @@ class Pipeline:
 
     def _process(self, batch: Sequence[InMessage]) -> BatchResult:
         result = BatchResult()
-        committed = self._progress()
+        committed = self._committed()
         now = self.clock()
+        fresh: list[InMessage] = []
+        for msg in batch:
+            if msg.offset < committed.get((msg.topic, msg.partition), PartitionState()).next_offset:
+                result.counts["already_committed"] += 1
+            else:
+                fresh.append(msg)
+        if not fresh:
+            return result
+        checked = [self.validator(msg, now) for msg in fresh]
+        duplicate_of = self._claims([c for c in checked if isinstance(c, Accepted)])
+
+        working = {tp: copy.deepcopy(st) for tp, st in committed.items()}
+        outputs, writers, new_schemas = self._decide(checked, duplicate_of, working, now, result)
+        touched = {(m.topic, m.partition) for m in fresh}
+        everything = [Output(SCHEMAS, *schema_record(fp, s)) for fp, s in new_schemas.items()]
+        everything += outputs
+        for writer in writers.values():
+            everything += writer.outputs
+        everything += [
+            progress_output(
+                self.app_id,
+                tp,
+                working[tp].next_offset,
+                {"audit_seq": working[tp].chain.seq, "audit_head": working[tp].chain.head},
+            )
+            for tp in sorted(touched)
+        ]
+        self.sink.commit(everything)
+        for tp in touched:
+            committed[tp] = working[tp]
+        self._published.update(new_schemas)
+        result.outputs = len(everything)
+        self.totals.update(result.counts)
+        return result
+
+    def _decide(
+        self,
+        checked: list[Accepted | Rejected],
+        duplicate_of: dict[int, tuple[str, str]],
+        working: dict[TP, PartitionState],
+        now: dt.datetime,
+        result: BatchResult,
+    ) -> tuple[list[Output], dict[TP, AuditWriter], dict[bytes, Schema]]:
+        """Each input's outcome: dead letter, duplicate, or deliveries; all audited."""
         subs = self.policy().subscriptions
+        writers: dict[TP, AuditWriter] = {}
         outputs: list[Output] = []
         new_schemas: dict[bytes, Schema] = {}
-        advanced: dict[TP, int] = {}
-        for msg in batch:
-            tp = (msg.topic, msg.partition)
-            if msg.offset < committed.get(tp, 0):
-                result.counts["already_committed"] += 1
+        for item in checked:
+            tp = (item.msg.topic, item.msg.partition)
+            state = working.setdefault(tp, PartitionState())
+            state.next_offset = max(state.next_offset, item.msg.offset + 1)
+            audit = writers.setdefault(tp, AuditWriter(self.chain_id(tp), state.chain, now))
+            if isinstance(item, Rejected):
+                outputs.append(dead_letter(item, now))
+                audit.dead_letter(item)
+                result.counts[f"dlq:{item.reason}"] += 1
                 continue
-            advanced[tp] = max(advanced.get(tp, 0), msg.offset + 1)
-            checked = self.validator(msg, now)
-            if not isinstance(checked, Accepted):
-                outputs.append(dead_letter(checked, now))
-                result.counts[f"dlq:{checked.reason}"] += 1
+            dup = duplicate_of.get(id(item))
+            if dup is not None:
+                audit.duplicate(item, *dup)
+                result.counts["duplicate"] += 1
                 continue
             result.counts["accepted"] += 1
-            passthrough = [(k, v) for k, v in msg.headers if k in PASS_THROUGH_HEADERS]
-            for sub in route(subs, checked.event, checked.record, now):
-                delivery = self.projector.deliver(checked, sub, passthrough)
+            audit.accepted(item)
+            passthrough = [(k, v) for k, v in item.msg.headers if k in PASS_THROUGH_HEADERS]
+            for sub in route(subs, item.event, item.record, now):
+                delivery = self.projector.deliver(item, sub, passthrough)
                 outputs.append(delivery.output)
+                audit.delivered(item, delivery)
                 result.counts[f"delivered:{sub.subscriber}"] += 1
                 if delivery.fingerprint not in self._published:
                     schema = self.codec.schema(delivery.fingerprint)
                     if schema is not None:
                         new_schemas[delivery.fingerprint] = schema
-        if not advanced:
-            return result
-        schema_outputs = [Output(SCHEMAS, *schema_record(fp, s)) for fp, s in new_schemas.items()]
-        progress = [progress_output(self.app_id, tp, off, {}) for tp, off in advanced.items()]
-        everything = schema_outputs + outputs + progress
-        self.sink.commit(everything)
-        committed.update(advanced)
-        self._published.update(new_schemas)
-        result.outputs = len(everything)
-        self.totals.update(result.counts)
-        return result
+        return outputs, writers, new_schemas
+
+    def _claims(self, accepted: list[Accepted]) -> dict[int, tuple[str, str]]:
+        """id(accepted) -> (identity, holder) for the duplicates, in one Redis round trip."""
+        keys: list[str] = []
+        owners: list[str] = []
+        whose: list[Accepted] = []
+        for acc in accepted:
+            position = f"{acc.msg.topic}/{acc.msg.partition}/{acc.msg.offset}"
+            for identity in identities(acc):
+                keys.append(identity)
+                owners.append(position)
+                whose.append(acc)
+        found: dict[int, tuple[str, str]] = {}
+        if not keys:
+            return found
+        for acc, identity, holder in zip(whose, keys, self.dedupe.claim(keys, owners), strict=True):
+            if holder is not None and id(acc) not in found:
+                found[id(acc)] = (identity, holder)
+        return found

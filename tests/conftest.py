@@ -65,4 +65,5 @@ def worker_env(uid: str, tmp_path: Path) -> dict[str, str]:
         "GOVBUS_APP_ID": f"govbus-test-{uid}",
         "GOVBUS_WORKER_ID": f"test-{uid}",
         "GOVBUS_DATA_DIR": str(tmp_path / "faust"),
+        "GOVBUS_POLICY_TOPIC": f"govbus.policy.test-{uid}",
     }

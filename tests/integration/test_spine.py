@@ -168,7 +168,9 @@ def test_typed_v1_and_v2_events_both_arrive_in_the_latest_shape(
     data = birth(random.Random(uid), dt.date.today())
     with Publisher("health") as pub:
         old = pub.publish(BirthRegisteredV1(**data)).result(timeout=30)
-        new = pub.publish(BirthRegisteredV2(**data, multiple_birth_order=2)).result(timeout=30)
+        # A twin: its own certificate (the same certificate would be a natural-key duplicate).
+        twin = {**data, "certificate_no": data["certificate_no"] + "T"}
+        new = pub.publish(BirthRegisteredV2(**twin, multiple_birth_order=2)).result(timeout=30)
     assert old.topic.endswith(".v1")
     assert new.topic.endswith(".v2")
     ids = {delivery_id(spine_worker["clear"], "health", r.event_id) for r in (old, new)}

@@ -73,6 +73,20 @@ POLICY = parse_policy(
 TOPIC = "govbus.events.health.birth_registered.v1"
 
 
+class DictDedupe:
+    """Same claim semantics as RedisDedupe, in a dict (the Redis one is tested for real)."""
+
+    def __init__(self) -> None:
+        self.claims: dict[str, str] = {}
+
+    def claim(self, keys: Sequence[str], owner: Sequence[str]) -> list[str | None]:
+        out: list[str | None] = []
+        for key, who in zip(keys, owner, strict=True):
+            holder = self.claims.setdefault(key, who)
+            out.append(None if holder == who else holder)
+        return out
+
+
 class ListSink:
     def __init__(self) -> None:
         self.batches: list[list[Output]] = []
@@ -95,6 +109,7 @@ def make_pipeline(
         codec=codec,
         policy=lambda: policy,
         sink=sink,
+        dedupe=DictDedupe(),
         load_progress=lambda: progress or {},
         clock=lambda: NOW,
     )

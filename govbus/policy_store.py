@@ -1,0 +1,89 @@
+"""Subscriptions in the compacted policy topic: key = subscription id, value = its JSON
+(a tombstone deletes it). Writers: ``govbus policy apply`` and the gateway's admin API;
+readers: every stream worker (hot reload) and the gateway."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable
+
+from confluent_kafka import Producer
+
+from govbus.errors import ServiceUnavailableError
+from govbus.kafka_admin import COMPACTED, ensure_topics
+from govbus.kafka_read import read_to_end
+from govbus.policy import PolicyDocument, Subscription
+from govbus.schemas.topics import delivery_topic
+
+
+def encode(sub: Subscription) -> tuple[bytes, bytes]:
+    return sub.id.encode(), sub.model_dump_json(by_alias=True, exclude_none=True).encode()
+
+
+def decode(key: bytes, value: bytes | None) -> tuple[str, Subscription | None]:
+    """A record of the policy topic; None for a tombstone. Raises ValueError when invalid."""
+    sub_id = key.decode()
+    if value is None:
+        return sub_id, None
+    return sub_id, Subscription.model_validate(json.loads(value))
+
+
+def ensure_policy_topics(
+    bootstrap: str,
+    policy_topic: str,
+    subscribers: Iterable[str],
+    *,
+    partitions: int = 3,
+    replication: int = 1,
+) -> list[str]:
+    wanted: dict[str, dict[str, str]] = {policy_topic: COMPACTED}
+    wanted.update({delivery_topic(s): {} for s in subscribers})
+    return ensure_topics(bootstrap, wanted, partitions=partitions, replication=replication)
+
+
+def write(
+    bootstrap: str, policy_topic: str, subs: Iterable[Subscription], deletions: Iterable[str] = ()
+) -> int:
+    """Upsert subscriptions (and tombstone ids); waits for acks=all. Returns records written."""
+    subs = list(subs)
+    ensure_policy_topics(bootstrap, policy_topic, {s.subscriber for s in subs})
+    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all"})
+    failures: list[str] = []
+
+    def on_delivery(err: object, _msg: object) -> None:
+        if err is not None:
+            failures.append(str(err))
+
+    count = 0
+    for sub in subs:
+        key, value = encode(sub)
+        producer.produce(policy_topic, value, key, on_delivery=on_delivery)
+        count += 1
+    for sub_id in deletions:
+        producer.produce(policy_topic, None, sub_id.encode(), on_delivery=on_delivery)
+        count += 1
+    if producer.flush(30) or failures:
+        raise ServiceUnavailableError(f"policy not fully written: {failures or 'timeout'}")
+    return count
+
+
+def read(bootstrap: str, policy_topic: str) -> PolicyDocument:
+    """The current policy (latest record per subscription id; invalid records skipped)."""
+    current: dict[str, Subscription] = {}
+    for msg in read_to_end(bootstrap, policy_topic):
+        try:
+            sub_id, sub = decode(msg.key() or b"", msg.value())
+        except ValueError:
+            continue
+        if sub is None:
+            current.pop(sub_id, None)
+        else:
+            current[sub_id] = sub
+    return PolicyDocument(subscriptions=sorted(current.values(), key=lambda s: s.id))
+
+
+def revoked(sub: Subscription, reason: str) -> Subscription:
+    return sub.model_copy(
+        update={"status": "revoked", "rejection_reason": reason, "expires": dt.datetime.now(dt.UTC)}
+    )

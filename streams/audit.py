@@ -1,0 +1,109 @@
+"""Audit records for what a worker decided about one input. Pure: the chain is handed in."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+
+from govbus.schemas.audit import AuditRecord, ChainState, append
+from govbus.schemas.envelope import Envelope, header_dict
+from govbus.schemas.topics import AUDIT
+from govbus.streams.deliver import Delivery
+from govbus.streams.messages import Accepted, InMessage, Output, Rejected
+
+
+def trace_id(msg: InMessage) -> str:
+    """The trace id of a W3C traceparent header (00-<trace id>-<span id>-<flags>), if any."""
+    for key, value in msg.headers:
+        if key == "traceparent":
+            parts = value.decode(errors="replace").split("-")
+            if len(parts) == 4 and len(parts[1]) == 32:
+                return parts[1]
+    return ""
+
+
+def _position(msg: InMessage) -> str:
+    return f"{msg.topic}/{msg.partition}/{msg.offset}"
+
+
+def _base(msg: InMessage, env: Envelope | None, now: dt.datetime, chain: str) -> AuditRecord:
+    return AuditRecord(
+        kind="accepted",
+        at=now.isoformat(),
+        chain=chain,
+        seq=0,
+        event_id=env.id if env else "",
+        source=env.source if env else "",
+        type=env.type if env else "",
+        version=env.version if env else 0,
+        subject=env.subject if env else "",
+        trace_id=trace_id(msg),
+        input=_position(msg),
+    )
+
+
+def audit_output(record: AuditRecord) -> Output:
+    return Output(AUDIT, record.chain.encode(), record.to_json())
+
+
+class AuditWriter:
+    """Appends sealed records to one chain (one per input partition)."""
+
+    def __init__(self, chain_id: str, state: ChainState, now: dt.datetime) -> None:
+        self.chain_id = chain_id
+        self.state = state
+        self.now = now
+        self.outputs: list[Output] = []
+
+    def _add(self, record: AuditRecord) -> None:
+        self.outputs.append(audit_output(append(self.state, record)))
+
+    def accepted(self, acc: Accepted) -> None:
+        self._add(_base(acc.msg, acc.envelope, self.now, self.chain_id))
+
+    def delivered(self, acc: Accepted, delivery: Delivery) -> None:
+        sub = delivery.subscription
+        base = _base(acc.msg, acc.envelope, self.now, self.chain_id)
+        self._add(
+            replace(
+                base,
+                kind="delivered",
+                subscriber=sub.subscriber,
+                subscription=sub.id,
+                delivery_id=delivery.delivery_id,
+                fields=dict(delivery.fields),
+                legal_basis=sub.legal_basis,
+                purpose=sub.purpose,
+            )
+        )
+
+    def duplicate(self, acc: Accepted, identity: str, holder: str) -> None:
+        base = _base(acc.msg, acc.envelope, self.now, self.chain_id)
+        self._add(
+            replace(
+                base,
+                kind="duplicate",
+                reason=identity.split(":", 1)[0],
+                detail=f"first seen at {holder}",
+            )
+        )
+
+    def dead_letter(self, rej: Rejected) -> None:
+        try:
+            env: Envelope | None = Envelope.from_headers(rej.msg.headers)
+        except ValueError:
+            env = None
+        base = _base(rej.msg, env, self.now, self.chain_id)
+        if env is None:  # keep what identifies the event, checked, without trusting it
+            raw = _safe_headers(rej.msg)
+            base = replace(
+                base, event_id=raw.get("ce_id", "")[:128], source=raw.get("ce_source", "")[:64]
+            )
+        self._add(replace(base, kind="dead_letter", reason=rej.reason, detail=rej.message[:400]))
+
+
+def _safe_headers(msg: InMessage) -> dict[str, str]:
+    try:
+        return header_dict(msg.headers)
+    except ValueError:
+        return {}
