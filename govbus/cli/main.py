@@ -7,7 +7,7 @@ import sys
 import typer
 from rich.console import Console
 
-from govbus.cli import demo, dev, schemas, streams
+from govbus.cli import audit, demo, dev, dlq, policy, schemas, streams
 from govbus.errors import GovbusError
 
 app = typer.Typer(
@@ -19,6 +19,9 @@ app = typer.Typer(
 app.add_typer(dev.app, name="dev")
 app.add_typer(streams.app, name="streams")
 app.add_typer(schemas.app, name="schemas")
+app.add_typer(policy.app, name="policy")
+app.add_typer(dlq.app, name="dlq")
+app.add_typer(audit.app, name="audit")
 app.command(name="demo")(demo.demo)
 
 

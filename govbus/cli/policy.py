@@ -1,0 +1,83 @@
+"""``govbus policy``: subscriptions as data, in the compacted policy topic."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from govbus import policy_store
+from govbus.config import ConnectionSettings, load
+from govbus.policy import load_policy_file
+from govbus.schemas.catalogue import default_catalogue
+
+app = typer.Typer(help="Validate, apply, show and revoke subscriptions.", no_args_is_help=True)
+console = Console()
+FileArg = Annotated[Path, typer.Argument(help="policy YAML", exists=True, dir_okay=False)]
+
+
+@app.command()
+def validate(file: FileArg) -> None:
+    """Check a policy file against the catalogue (fields, masking rules, sharing types)."""
+    doc = load_policy_file(file, default_catalogue())
+    console.print(f"[green]✓[/] {len(doc.subscriptions)} subscriptions are valid")
+
+
+@app.command()
+def apply(
+    file: FileArg,
+    prune: Annotated[bool, typer.Option(help="delete subscriptions not in the file")] = False,
+) -> None:
+    """Validate, then write every subscription of FILE to the policy topic (workers pick the
+    change up within seconds)."""
+    conn = load(ConnectionSettings)
+    doc = load_policy_file(file, default_catalogue())
+    deletions: list[str] = []
+    if prune:
+        keep = {s.id for s in doc.subscriptions}
+        current = policy_store.read(conn.bootstrap, conn.policy_topic)
+        deletions = [s.id for s in current.subscriptions if s.id not in keep]
+    written = policy_store.write(conn.bootstrap, conn.policy_topic, doc.subscriptions, deletions)
+    console.print(f"applied {written} records to {conn.policy_topic} ({len(deletions)} deletions)")
+
+
+@app.command()
+def show(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """The subscriptions in force, as the workers see them."""
+    conn = load(ConnectionSettings)
+    doc = policy_store.read(conn.bootstrap, conn.policy_topic)
+    if as_json:
+        typer.echo(doc.model_dump_json(indent=2, by_alias=True, exclude_none=True))
+        return
+    table = Table("id", "subscriber", "event types", "fields", "status", "expires", "purpose")
+    for s in doc.subscriptions:
+        table.add_row(
+            s.id,
+            s.subscriber,
+            ", ".join(s.event_types),
+            str(len(s.fields)),
+            s.status,
+            str(s.expires or ""),
+            s.purpose,
+        )
+    console.print(table)
+
+
+@app.command()
+def revoke(
+    subscription_id: Annotated[str, typer.Argument(help="subscription id")],
+    reason: Annotated[str, typer.Option(help="why (recorded)")],
+) -> None:
+    """Revoke a subscription: no event processed after the workers see it is delivered."""
+    conn = load(ConnectionSettings)
+    current = {s.id: s for s in policy_store.read(conn.bootstrap, conn.policy_topic).subscriptions}
+    if subscription_id not in current:
+        console.print(f"[red]no subscription {subscription_id}[/]")
+        raise typer.Exit(2)
+    policy_store.write(
+        conn.bootstrap, conn.policy_topic, [policy_store.revoked(current[subscription_id], reason)]
+    )
+    console.print(f"revoked {subscription_id}")
