@@ -23,17 +23,14 @@ from govbus.pseudonym import Pseudonymizer
 from govbus.schemas.catalogue import Catalogue, EventType, default_catalogue
 from govbus.schemas.codec import AvroCodec, CodecError
 from govbus.schemas.envelope import Envelope, KafkaHeaders
+from govbus.schemas.errors import ReasonedError
 from govbus.schemas.models import EventModel
 from govbus.schemas.topics import check_party_id
 from govbus.schemas.validation import check_fields
 
 
-class PublishError(GovbusError):
+class PublishError(ReasonedError, GovbusError):
     """The event was refused before sending, or the broker did not acknowledge it."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
 
 
 @dataclass(frozen=True)

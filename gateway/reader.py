@@ -4,6 +4,7 @@ from govbus.schemas. The only topic name it can touch is derived from the subscr
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,3 +101,15 @@ class DeliveryReader:
 
     def close(self) -> None:
         self._consumer.close()
+
+
+def read_deliveries(
+    bootstrap: str, subscriber: str, delivery_ids: set[str], timeout_s: float = 60.0
+) -> dict[str, Received]:
+    """Read a subscriber's topic with a fresh consumer group until the given deliveries
+    were seen (or the timeout); returns those found."""
+    reader = DeliveryReader(bootstrap, subscriber, group=f"probe-{uuid.uuid4().hex[:8]}")
+    try:
+        return reader.wait_for(delivery_ids, timeout_s)
+    finally:
+        reader.close()

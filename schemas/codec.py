@@ -14,16 +14,15 @@ from typing import Any
 import fastavro
 
 from govbus.schemas.catalogue import Schema, parse_schema, schema_fingerprint
+from govbus.schemas.errors import ReasonedError
 
 SINGLE_OBJECT_MAGIC = b"\xc3\x01"
 CONFLUENT_MAGIC = b"\x00"
 Record = dict[str, Any]
 
 
-class CodecError(ValueError):
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
+class CodecError(ReasonedError):
+    """The bytes are not a decodable Avro record of a known schema."""
 
 
 class AvroCodec:

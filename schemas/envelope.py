@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
+from govbus.schemas.errors import ReasonedError
 from govbus.schemas.topics import check_party_id, split_type
 
 SPECVERSION = "1.0"
@@ -38,12 +39,8 @@ def delivery_id(subscriber: str, source: str, event_id: str) -> str:
     return str(uuid.uuid5(_DELIVERY_NS, f"{subscriber}|{source}|{event_id}"))
 
 
-class EnvelopeError(ValueError):
+class EnvelopeError(ReasonedError):
     """The headers do not form a valid govbus envelope."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
 
 
 @dataclass(frozen=True)

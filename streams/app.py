@@ -137,6 +137,13 @@ async def commit_until_done(pipeline: Pipeline, batch: list[InMessage]) -> None:
             os._exit(70)
         if result.outputs:
             log.info(
-                "batch committed", extra={"counts": dict(result.counts), "outputs": result.outputs}
+                "batch committed",
+                extra={
+                    "counts": dict(result.counts),
+                    "outputs": result.outputs,
+                    # cumulative per outcome: accepted, delivered:<subscriber>, duplicate,
+                    # dlq:<reason>, already_committed
+                    "totals": dict(pipeline.totals),
+                },
             )
         return

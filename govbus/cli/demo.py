@@ -26,8 +26,10 @@ def _received_table(subscriber: str, item: Received) -> Table:
 
 
 def demo() -> None:
-    """Run the demo on the local runtime (started if needed): publish a birth, watch each
-    entitled department receive only its fields, masked as its subscription says."""
+    """Run the demo: a birth is published; each entitled department gets only its fields.
+
+    Starts the local runtime and a stream worker if needed.
+    """
     with console.status("starting the local runtime and a stream worker..."):
         outcome = run_spine()
     console.print(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import random
 import time
-import uuid
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -18,7 +17,7 @@ from govbus.config import ConnectionSettings, LocalRuntimeSettings, load
 from govbus.demo.sample_data import birth
 from govbus.devenv.runtime import Runtime
 from govbus.devenv.worker import WorkerProcess
-from govbus.gateway.reader import DeliveryReader, Received
+from govbus.gateway.reader import Received, read_deliveries
 from govbus.policy import load_policy_file
 from govbus.schemas.catalogue import default_catalogue
 from govbus.schemas.envelope import delivery_id
@@ -38,16 +37,6 @@ class SpineOutcome:
     received: dict[str, Received | None]
     unauthorized: dict[str, int]
     seconds: float
-
-
-def receive(
-    bootstrap: str, subscriber: str, ids: set[str], timeout_s: float
-) -> dict[str, Received]:
-    reader = DeliveryReader(bootstrap, subscriber, group=f"demo-{uuid.uuid4().hex[:8]}")
-    try:
-        return reader.wait_for(ids, timeout_s)
-    finally:
-        reader.close()
 
 
 def run_spine(timeout_s: float = 60.0) -> SpineOutcome:
@@ -72,7 +61,9 @@ def run_spine(timeout_s: float = 60.0) -> SpineOutcome:
         received: dict[str, Received | None] = {}
         for sub in entitled:
             wanted = delivery_id(sub, "health", result.event_id)
-            got = receive(conn.bootstrap, sub, {wanted}, max(deadline - time.monotonic(), 1.0))
+            got = read_deliveries(
+                conn.bootstrap, sub, {wanted}, max(deadline - time.monotonic(), 1.0)
+            )
             received[sub] = got.get(wanted)
         elapsed = time.monotonic() - started
         topics = AdminClient({"bootstrap.servers": conn.bootstrap}).list_topics(timeout=10).topics

@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 from confluent_kafka import Consumer, TopicPartition
 
-from govbus.gateway.reader import DeliveryReader, Received
+from govbus.gateway.reader import DeliveryReader, Received, read_deliveries
 from govbus.schemas.topics import delivery_topic
 
 APPROVAL = {"approver": "hc", "approved_at": "2026-01-01T00:00:00Z"}
@@ -25,11 +25,7 @@ def write_policy(path: Path, subs: list[dict[str, Any]]) -> Path:
 def read(
     bootstrap: str, subscriber: str, ids: set[str], timeout_s: float = 60
 ) -> dict[str, Received]:
-    reader = DeliveryReader(bootstrap, subscriber, group=f"t-{uuid.uuid4().hex[:8]}")
-    try:
-        return reader.wait_for(ids, timeout_s)
-    finally:
-        reader.close()
+    return read_deliveries(bootstrap, subscriber, ids, timeout_s)
 
 
 def read_all(bootstrap: str, subscriber: str, settle_s: float = 3.0) -> list[Received]:

@@ -4,42 +4,24 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
 from govbus.adapters.publisher import Publisher, PublishError
 from govbus.demo.sample_data import birth
 from govbus.devenv.worker import WorkerProcess
-from govbus.gateway.reader import DeliveryReader, Received
 from govbus.kafka_read import read_to_end
 from govbus.schemas.envelope import Envelope, delivery_id
 from govbus.schemas.models import BirthRegisteredV1, BirthRegisteredV2
 from govbus.schemas.topics import DLQ, delivery_topic
 from govbus.streams.masking import mask_citizen_id, mask_name
+from tests.integration.helpers import APPROVAL, read, write_policy
 
 BIRTH = "gov.health.birth_registered"
-APPROVAL = {"approver": "hc", "approved_at": "2026-01-01T00:00:00Z"}
-
-
-def write_policy(path: Path, subs: list[dict[str, Any]]) -> Path:
-    path.write_text(yaml.safe_dump({"version": 1, "subscriptions": subs}, allow_unicode=True))
-    return path
-
-
-def read(
-    bootstrap: str, subscriber: str, ids: set[str], timeout_s: float = 60
-) -> dict[str, Received]:
-    reader = DeliveryReader(bootstrap, subscriber, group=f"t-{uuid.uuid4().hex[:8]}")
-    try:
-        return reader.wait_for(ids, timeout_s)
-    finally:
-        reader.close()
 
 
 @pytest.fixture

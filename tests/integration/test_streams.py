@@ -73,18 +73,24 @@ def three_subscriptions(uid: str) -> tuple[dict[str, str], list[dict[str, Any]]]
     return subs, policy
 
 
+def start_worker3(
+    bootstrap: str, uid: str, state_dir: Path, env: dict[str, str], tmp_path: Path
+) -> tuple[dict[str, str], dict[str, str], WorkerProcess]:
+    """A running worker with the three subscriptions applied from a policy file."""
+    subs, policy = three_subscriptions(uid)
+    env = {**env, "GOVBUS_POLICY_FILE": str(write_policy(tmp_path / "p.yaml", policy))}
+    worker = WorkerProcess(state_dir, f"streams-{uid}", env=env, bootstrap=bootstrap)
+    worker.start(timeout_s=120)
+    return subs, env, worker
+
+
 @pytest.fixture
 def worker3(
     bootstrap: str, uid: str, state_dir: Path, worker_env: dict[str, str], tmp_path: Path
 ) -> Iterator[tuple[dict[str, str], dict[str, str]]]:
-    subs, policy = three_subscriptions(uid)
-    env = {
-        **worker_env,
-        "GOVBUS_POLICY_FILE": str(write_policy(tmp_path / "p.yaml", policy)),
-        "GOVBUS_MAX_EVENT_BYTES": "100000",
-    }
-    worker = WorkerProcess(state_dir, f"streams-{uid}", env=env, bootstrap=bootstrap)
-    worker.start(timeout_s=120)
+    subs, env, worker = start_worker3(
+        bootstrap, uid, state_dir, {**worker_env, "GOVBUS_MAX_EVENT_BYTES": "100000"}, tmp_path
+    )
     yield subs, env
     worker.stop()
 
@@ -236,14 +242,9 @@ def test_sigkilled_worker_restarts_with_every_input_delivered_exactly_once_or_de
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    subs, policy = three_subscriptions(uid)
-    env = {
-        **worker_env,
-        "GOVBUS_POLICY_FILE": str(write_policy(tmp_path / "p.yaml", policy)),
-        "GOVBUS_BATCH_SIZE": "20",
-    }
-    worker = WorkerProcess(state_dir, f"streams-kill-{uid}", env=env, bootstrap=bootstrap)
-    worker.start(timeout_s=120)
+    subs, _, worker = start_worker3(
+        bootstrap, uid, state_dir, {**worker_env, "GOVBUS_BATCH_SIZE": "20"}, tmp_path
+    )
     total, bad_every = 1500, 50
     rng = random.Random(uid)
     published: list[str] = []
@@ -306,7 +307,8 @@ def test_sigkilled_worker_restarts_with_every_input_delivered_exactly_once_or_de
         assert max(letters.values()) == 1
         with capsys.disabled():
             print(
-                f"\n[measured] SIGKILL with ~{seen[0]} deliveries made and {published_at_kill} of "
+                f"\n[measured] SIGKILL with ~{seen[0]} deliveries in the topic (history included) "
+                f"and {published_at_kill} of "
                 f"{total} inputs published: "
                 f"{len(published)} delivered exactly once to 3 subscribers, "
                 f"{len(garbage)} dead-lettered exactly once"

@@ -27,12 +27,19 @@ def test_the_shipped_catalogue_passes_its_gate() -> None:
     assert gate(default_catalogue(), read_lock()) == []
 
 
-def test_a_new_incompatible_version_is_refused() -> None:
+def with_birth_v3(new_field: dict[str, Any]) -> Catalogue:
+    """The shipped catalogue plus a birth_registered v3 that adds ``new_field``."""
     files = load_dir()
     v3 = copy.deepcopy(files["gov.health.birth_registered.v2.avsc"])
     v3["govbus.version"] = 3
     v3["namespace"] = "gov.health.v3"
-    v3["fields"].append(
+    v3["fields"].append(new_field)
+    files["gov.health.birth_registered.v3.avsc"] = v3
+    return catalogue_of(files)
+
+
+def test_a_new_incompatible_version_is_refused() -> None:
+    catalogue = with_birth_v3(
         {
             "name": "apgar_score",
             "type": "int",
@@ -40,8 +47,6 @@ def test_a_new_incompatible_version_is_refused() -> None:
             "govbus.class": "sensitive",
         }
     )
-    files["gov.health.birth_registered.v3.avsc"] = v3
-    catalogue = catalogue_of(files)
     problems = gate(catalogue, updated_lock(catalogue, read_lock()))
     assert any(
         "birth_registered.v3" in p and "apgar_score" in p and "default" in p for p in problems
@@ -49,11 +54,7 @@ def test_a_new_incompatible_version_is_refused() -> None:
 
 
 def test_a_new_compatible_version_passes_once_locked() -> None:
-    files = load_dir()
-    v3 = copy.deepcopy(files["gov.health.birth_registered.v2.avsc"])
-    v3["govbus.version"] = 3
-    v3["namespace"] = "gov.health.v3"
-    v3["fields"].append(
+    catalogue = with_birth_v3(
         {
             "name": "apgar_score",
             "type": ["null", "int"],
@@ -62,8 +63,6 @@ def test_a_new_compatible_version_passes_once_locked() -> None:
             "govbus.class": "sensitive",
         }
     )
-    files["gov.health.birth_registered.v3.avsc"] = v3
-    catalogue = catalogue_of(files)
     assert any("not in the lock" in p for p in gate(catalogue, read_lock()))
     assert gate(catalogue, updated_lock(catalogue, read_lock())) == []
 
