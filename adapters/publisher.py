@@ -25,6 +25,7 @@ from govbus.schemas.codec import AvroCodec, CodecError
 from govbus.schemas.envelope import Envelope, KafkaHeaders
 from govbus.schemas.errors import ReasonedError
 from govbus.schemas.models import EventModel
+from govbus.schemas.registry import SchemaRegistryClient
 from govbus.schemas.topics import check_party_id
 from govbus.schemas.validation import check_fields
 
@@ -55,11 +56,18 @@ class Prepared:
 class EventEncoder:
     """Turns (type, data) into a Prepared message. Pure apart from caches; no Kafka."""
 
-    def __init__(self, source: str, catalogue: Catalogue, pseudonymizer: Pseudonymizer) -> None:
+    def __init__(
+        self,
+        source: str,
+        catalogue: Catalogue,
+        pseudonymizer: Pseudonymizer,
+        registry: SchemaRegistryClient | None = None,
+    ) -> None:
         self.source = check_party_id(source)
         self.catalogue = catalogue
         self.pseudonymizer = pseudonymizer
-        self.codec = AvroCodec()
+        self.registry = registry
+        self.codec = AvroCodec(registry)
 
     def event_type(self, type_name: str, version: int | None) -> EventType:
         event = self.catalogue.get(type_name, version)
@@ -90,7 +98,11 @@ class EventEncoder:
             raise PublishError(*problem)
         fp = self.codec.register(event.schema)
         try:
-            value = self.codec.encode(fp, record)
+            if self.registry is None:
+                value = self.codec.encode(fp, record)
+            else:
+                schema_id = self.registry.register(f"{event.topic}-value", event.schema)
+                value = self.codec.encode_confluent(schema_id, fp, record)
         except CodecError as exc:
             raise PublishError(exc.reason, str(exc)) from None
         subject_spec = event.fields[event.subject_field]
@@ -125,8 +137,14 @@ class Publisher:
         producer_config: Mapping[str, Any] | None = None,
     ) -> None:
         conn = conn or load(ConnectionSettings)
+        registry = (
+            SchemaRegistryClient(conn.schema_registry_url) if conn.schema_registry_url else None
+        )
         self.encoder = EventEncoder(
-            source, catalogue or default_catalogue(), Pseudonymizer(keys or load(KeySettings))
+            source,
+            catalogue or default_catalogue(),
+            Pseudonymizer(keys or load(KeySettings)),
+            registry,
         )
         self._producer = Producer(
             {

@@ -73,6 +73,12 @@ class ConnectionSettings(_Base):
     pg_dsn: SecretStr | None = Field(
         default=None, description="PostgreSQL DSN for the outbox and the disclosure index."
     )
+    schema_registry_url: str | None = Field(
+        default=None,
+        description="Confluent-compatible schema registry; when set, publishers write the "
+        "Confluent wire format (magic 0 + schema id) and workers read it. Unset: Avro "
+        "single-object encoding, no registry needed.",
+    )
     policy_topic: str = Field(
         default="govbus.policy",
         description="Compacted topic holding the subscriptions (one record per subscription).",

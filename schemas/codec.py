@@ -8,8 +8,7 @@ reader's, so a v2 reader reads v1 data.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import fastavro
 
@@ -25,12 +24,19 @@ class CodecError(ReasonedError):
     """The bytes are not a decodable Avro record of a known schema."""
 
 
-class AvroCodec:
-    """Encodes and decodes Avro records framed with the schema's identity."""
+class SchemaLookup(Protocol):
+    def schema(self, schema_id: int) -> Schema: ...
 
-    def __init__(self) -> None:
+
+class AvroCodec:
+    """Single-object encoding by default. With a registry, also reads the Confluent wire
+    format (magic 0 + schema id) and can write it; the framing is told by the magic bytes."""
+
+    def __init__(self, registry: SchemaLookup | None = None) -> None:
         self._schemas: dict[bytes, Schema] = {}
         self._parsed: dict[bytes, Schema] = {}
+        self._registry = registry
+        self._fp_by_id: dict[int, bytes] = {}
 
     def register(self, schema: Schema) -> bytes:
         fp = schema_fingerprint(schema)
@@ -43,32 +49,53 @@ class AvroCodec:
         return self._schemas.get(fp)
 
     def encode(self, fp: bytes, record: Record) -> bytes:
-        parsed = self._parsed[fp]
+        return self._write(SINGLE_OBJECT_MAGIC + fp, fp, record)
+
+    def encode_confluent(self, schema_id: int, fp: bytes, record: Record) -> bytes:
+        return self._write(CONFLUENT_MAGIC + schema_id.to_bytes(4, "big"), fp, record)
+
+    def _write(self, header: bytes, fp: bytes, record: Record) -> bytes:
         out = io.BytesIO()
-        out.write(SINGLE_OBJECT_MAGIC)
-        out.write(fp)
+        out.write(header)
         try:
-            fastavro.schemaless_writer(out, parsed, record)
+            fastavro.schemaless_writer(out, self._parsed[fp], record)
         except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
             raise CodecError("codec.encode", f"record does not match schema: {exc}") from None
         return out.getvalue()
 
-    @staticmethod
-    def fingerprint_of(data: bytes) -> bytes:
-        """The writer's fingerprint from the single-object header (framing checked)."""
+    def fingerprint_of(self, data: bytes) -> bytes:
+        """The writer schema's fingerprint, from either framing (framing checked)."""
+        return self._frame(data)[0]
+
+    def _frame(self, data: bytes) -> tuple[bytes, int]:
+        """(writer fingerprint, header length)."""
+        if data[:1] == CONFLUENT_MAGIC and self._registry is not None:
+            if len(data) < 5:
+                raise CodecError("codec.truncated", "shorter than the Confluent header")
+            schema_id = int.from_bytes(data[1:5], "big")
+            if schema_id not in self._fp_by_id:
+                try:
+                    self._fp_by_id[schema_id] = self.register(self._registry.schema(schema_id))
+                except KeyError:
+                    raise CodecError(
+                        "codec.unknown_schema", f"schema id {schema_id} is not in the registry"
+                    ) from None
+            return self._fp_by_id[schema_id], 5
         if len(data) < 10:
             raise CodecError("codec.truncated", "shorter than the single-object header")
         if data[:2] != SINGLE_OBJECT_MAGIC:
-            raise CodecError("codec.magic", "not Avro single-object encoding (bad magic)")
-        return bytes(data[2:10])
+            raise CodecError(
+                "codec.magic", "neither Avro single-object nor (with a registry) Confluent framing"
+            )
+        return bytes(data[2:10]), 10
 
     def decode(self, data: bytes, reader: Schema | None = None) -> tuple[bytes, Record]:
         """Returns (writer fingerprint, record); raises CodecError with a reason code."""
-        fp = self.fingerprint_of(data)
+        fp, header = self._frame(data)
         writer = self._parsed.get(fp)
         if writer is None:
             raise CodecError("codec.unknown_schema", f"unknown schema fingerprint {fp.hex()}")
-        return fp, decode_body(data, 10, writer, parse_schema(reader) if reader else None)
+        return fp, decode_body(data, header, writer, parse_schema(reader) if reader else None)
 
 
 def decode_body(data: bytes, offset: int, writer: Schema, reader: Schema | None) -> Record:
@@ -84,32 +111,3 @@ def decode_body(data: bytes, offset: int, writer: Schema, reader: Schema | None)
     if not isinstance(record, dict):
         raise CodecError("codec.payload", "payload is not a record")
     return record
-
-
-class ConfluentCodec:
-    """Confluent wire format; ``lookup`` resolves a registry id to its schema."""
-
-    def __init__(self, lookup: Callable[[int], Schema]) -> None:
-        self._lookup = lookup
-        self._parsed: dict[int, Schema] = {}
-
-    def encode(self, schema_id: int, schema: Schema, record: Record) -> bytes:
-        out = io.BytesIO()
-        out.write(CONFLUENT_MAGIC + schema_id.to_bytes(4, "big"))
-        fastavro.schemaless_writer(out, parse_schema(schema), record)
-        return out.getvalue()
-
-    def decode(self, data: bytes, reader: Schema | None = None) -> tuple[int, Record]:
-        if len(data) < 5:
-            raise CodecError("codec.truncated", "shorter than the Confluent header")
-        if data[:1] != CONFLUENT_MAGIC:
-            raise CodecError("codec.magic", "not Confluent wire format (bad magic)")
-        schema_id = int.from_bytes(data[1:5], "big")
-        if schema_id not in self._parsed:
-            try:
-                self._parsed[schema_id] = parse_schema(self._lookup(schema_id))
-            except KeyError:
-                raise CodecError("codec.unknown_schema", f"unknown schema id {schema_id}") from None
-        return schema_id, decode_body(
-            data, 5, self._parsed[schema_id], parse_schema(reader) if reader else None
-        )

@@ -21,6 +21,7 @@ from govbus.policy import PolicyDocument
 from govbus.pseudonym import Pseudonymizer
 from govbus.schemas.catalogue import Catalogue
 from govbus.schemas.codec import AvroCodec
+from govbus.schemas.registry import SchemaRegistryClient
 from govbus.streams.dedupe import RedisDedupe
 from govbus.streams.deliver import Projector
 from govbus.streams.messages import InMessage
@@ -47,7 +48,9 @@ def build_pipeline(
     catalogue: Catalogue,
     policy: Callable[[], PolicyDocument],
 ) -> Pipeline:
-    codec = AvroCodec()
+    # With a registry the worker also reads the Confluent wire format.
+    registry = SchemaRegistryClient(conn.schema_registry_url) if conn.schema_registry_url else None
+    codec = AvroCodec(registry)
     for event in catalogue:
         codec.register(event.schema)
     sink = TransactionalSink(conn.bootstrap, f"govbus-streams-{streams.worker_id}")

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from govbus.schemas.catalogue import EventType, default_catalogue
-from govbus.schemas.codec import AvroCodec, CodecError, ConfluentCodec
+from govbus.schemas.codec import AvroCodec, CodecError
 from tests.strategies import records
 
 CATALOGUE = default_catalogue()
@@ -103,19 +103,34 @@ def test_trailing_bytes_are_refused() -> None:
     assert err.value.reason == "codec.trailing"
 
 
-def test_confluent_wire_format_round_trip() -> None:
+class DictRegistry:
+    def __init__(self, schemas: dict[int, Any]) -> None:
+        self.schemas = schemas
+
+    def schema(self, schema_id: int) -> Any:
+        return self.schemas[schema_id]
+
+
+def test_confluent_wire_format_round_trip_with_a_registry() -> None:
     event = CATALOGUE.get("gov.tax.tax_registered")
     assert event is not None
-    registry = {7: event.schema}
-    codec = ConfluentCodec(registry.__getitem__)
+    codec = AvroCodec(registry=DictRegistry({7: event.schema}))
+    fp = codec.register(event.schema)
     record = {
         "credit_code": "91350100M000100Y43",
         "tax_authority": "x",
         "taxpayer_type": "GENERAL",
         "registered_on": dt.date(2026, 1, 2),
     }
-    data = codec.encode(7, event.schema, record)
+    data = codec.encode_confluent(7, fp, record)
     assert data[:5] == b"\x00\x00\x00\x00\x07"
-    assert codec.decode(data) == (7, record)
-    with pytest.raises(CodecError):
-        codec.decode(b"\x00\x00\x00\x00\x08" + data[5:])
+    reader = AvroCodec(registry=DictRegistry({7: event.schema}))
+    assert reader.decode(data) == (event.fingerprint, record)
+    assert reader.fingerprint_of(data) == event.fingerprint
+    with pytest.raises(CodecError) as err:
+        reader.decode(b"\x00\x00\x00\x00\x08" + data[5:])
+    assert err.value.reason == "codec.unknown_schema"
+    # Without a registry the Confluent framing is refused with a clear reason.
+    with pytest.raises(CodecError) as err:
+        AvroCodec().decode(data)
+    assert err.value.reason == "codec.magic"
