@@ -40,8 +40,7 @@ lint: setup  ## ruff (lint + format), mypy strict, the schema evolution gate
 unit: setup  ## only the unit tests (no services)
 	$(BIN)/pytest tests/unit
 
-test: lint  ## everything: lint, types, then every test against the real runtime
-	$(BIN)/govbus dev up
+test: lint  ## everything: lint, types, then every test against a real runtime of its own
 	GOVBUS_REQUIRE_INTEGRATION=1 $(BIN)/pytest
 
 up: setup  ## start the local runtime

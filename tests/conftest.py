@@ -1,21 +1,48 @@
-"""Session fixtures: the real local runtime (Kafka KRaft + Redis + PostgreSQL), started by the
-project's own tooling once per session and reused if already running."""
+"""Session fixtures: the real runtime (Kafka KRaft + Redis + PostgreSQL), started by the
+project's own tooling once per session.
+
+Tests get their own runtime (state dir and ports apart from `govbus dev up`'s), and its
+Kafka and Redis data are wiped at the start of each session: tests never see the demo's
+data, and a long-lived development machine does not slow down as test events pile up.
+Set GOVBUS_TEST_RUNTIME=shared to run against the normal local runtime instead.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from pathlib import Path
 
 import pytest
 
-from govbus.config import ConnectionSettings, LocalRuntimeSettings, load
-from govbus.devenv.runtime import Runtime
+TEST_RUNTIME_ENV = {
+    "GOVBUS_STATE_DIR": str(Path.home() / ".local" / "state" / "govbus-test"),
+    "GOVBUS_PG_DATA_DIR": "/var/tmp/govbus-pg-test",  # noqa: S108 - a data dir
+    "GOVBUS_KAFKA_PORT": "29092",
+    "GOVBUS_KAFKA_CONTROLLER_PORT": "29093",
+    "GOVBUS_KAFKA_SASL_PORT": "29094",
+    "GOVBUS_REDIS_PORT": "26379",
+    "GOVBUS_PG_PORT": "25432",
+}
+# Before any settings are read; worker subprocesses inherit these.
+if os.environ.get("GOVBUS_TEST_RUNTIME") != "shared":
+    for _key, _value in TEST_RUNTIME_ENV.items():
+        os.environ.setdefault(_key, _value)
+
+from govbus.config import ConnectionSettings, LocalRuntimeSettings, load  # noqa: E402
+from govbus.devenv.runtime import Runtime  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def runtime() -> ConnectionSettings:
-    Runtime().up()
+    rt = Runtime()
+    if os.environ.get("GOVBUS_TEST_RUNTIME") != "shared":
+        rt.kafka.down()
+        rt.redis.down()
+        shutil.rmtree(rt.kafka.home / "data", ignore_errors=True)
+        shutil.rmtree(rt.redis.home, ignore_errors=True)
+    rt.up()
     return load(ConnectionSettings)
 
 

@@ -7,7 +7,7 @@ import sys
 import typer
 from rich.console import Console
 
-from govbus.cli import audit, demo, dev, dlq, policy, schemas, streams
+from govbus.cli import adapters, audit, demo, dev, dlq, policy, schemas, streams
 from govbus.errors import GovbusError
 
 app = typer.Typer(
@@ -22,6 +22,8 @@ app.add_typer(schemas.app, name="schemas")
 app.add_typer(policy.app, name="policy")
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(audit.app, name="audit")
+app.add_typer(adapters.outbox_app, name="outbox")
+app.command(name="load")(adapters.load_file)
 app.command(name="demo")(demo.demo)
 
 

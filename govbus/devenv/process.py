@@ -35,12 +35,16 @@ class Managed:
         return self.state_dir / "logs" / f"{self.name}.log"
 
     def pid(self) -> int | None:
-        """The pid if our process is alive, else None (a stale pid file is removed)."""
+        """The pid if *our* process is alive, else None (a stale pid file is removed).
+
+        The pid file also records the program we started; a pid that now belongs to another
+        program (reused after a reboot or a crash) is never taken for ours."""
         try:
-            pid = int(self.pid_file.read_text().strip())
+            pid_text, _, program = self.pid_file.read_text().partition("\n")
+            pid = int(pid_text.strip())
         except (FileNotFoundError, ValueError):
             return None
-        if _alive(pid):
+        if _alive(pid) and _runs(pid, program.strip()):
             return pid
         self.pid_file.unlink(missing_ok=True)
         return None
@@ -68,7 +72,7 @@ class Managed:
                 start_new_session=True,
             )
         _children[proc.pid] = proc
-        self.pid_file.write_text(str(proc.pid))
+        self.pid_file.write_text(f"{proc.pid}\n{command[0]}")
         return proc.pid
 
     def stop(self, timeout_s: float = 30.0, sig: signal.Signals = signal.SIGTERM) -> bool:
@@ -108,6 +112,17 @@ def _alive(pid: int) -> bool:
         if stat.rsplit(")", 1)[1].split()[0] == "Z":
             return False
     return True
+
+
+def _runs(pid: int, program: str) -> bool:
+    """Does ``pid`` run ``program`` (its argv[0])? Unknown (no /proc) counts as yes."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return True
+    # Some servers rewrite their title (redis: "redis-server 127.0.0.1:6379"), so compare
+    # the program's name, not the exact argv[0].
+    return not program or os.path.basename(program) in argv[0].decode(errors="replace")
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

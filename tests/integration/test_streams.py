@@ -234,7 +234,7 @@ def test_revocation_takes_effect_in_a_running_worker_within_5s(
         )
 
 
-def test_sigkilled_worker_restarts_with_every_input_delivered_exactly_once_or_dead_lettered(  # noqa: PLR0917 - pytest fixtures
+def test_sigkilled_worker_restarts_with_every_input_delivered_exactly_once_or_dead_lettered(
     bootstrap: str,
     uid: str,
     state_dir: Path,

@@ -1,0 +1,265 @@
+"""Ways in on the real runtime: the PostgreSQL outbox relay (crash, parallel relays, Kafka
+restart) and the batch loader (rejects with line numbers, resumable re-runs)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+import signal
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from confluent_kafka.admin import AdminClient
+
+from govbus.adapters import outbox
+from govbus.adapters.batch_loader import BatchLoader
+from govbus.adapters.outbox_relay import OutboxRelay, pending_counts
+from govbus.adapters.publisher import Publisher, PublishError
+from govbus.audit_log import read_audit
+from govbus.config import ConnectionSettings
+from govbus.demo.sample_data import birth
+from govbus.devenv.process import Managed
+from govbus.devenv.runtime import Runtime
+from govbus.devenv.worker import WorkerProcess
+from govbus.kafka_read import read_to_end
+from govbus.schemas.envelope import delivery_id
+from tests.integration.helpers import APPROVAL, read, read_all, wait_until, write_policy
+
+BIRTH = "gov.health.birth_registered"
+TOPIC = "govbus.events.health.birth_registered.v2"
+
+
+@pytest.fixture
+def table(runtime: ConnectionSettings, uid: str) -> str:
+    name = f"outbox_{uid}"
+    outbox.init(runtime.pg, name)
+    return name
+
+
+@pytest.fixture
+def worker(
+    bootstrap: str, uid: str, state_dir: Path, worker_env: dict[str, str], tmp_path: Path
+) -> Iterator[str]:
+    subscriber = f"ps_{uid}"
+    policy = write_policy(
+        tmp_path / "p.yaml",
+        [
+            {
+                "id": f"ps-{uid}",
+                "subscriber": subscriber,
+                "event_types": [BIRTH],
+                "fields": {"certificate_no": "clear"},
+                "legal_basis": "law",
+                "purpose": "register",
+                "approval": APPROVAL,
+            }
+        ],
+    )
+    proc = WorkerProcess(
+        state_dir,
+        f"streams-{uid}",
+        bootstrap=bootstrap,
+        env={**worker_env, "GOVBUS_POLICY_FILE": str(policy)},
+    )
+    proc.start(timeout_s=120)
+    yield subscriber
+    proc.stop()
+
+
+def enqueue_births(dsn: str, table: str, n: int, seed: str) -> list[str]:
+    rng = random.Random(seed)
+    ids = []
+    with psycopg.connect(dsn) as conn:
+        for i in range(n):
+            data = birth(rng, dt.date.today())
+            with conn.transaction():  # the department's business transaction
+                ids.append(
+                    outbox.enqueue(
+                        conn,
+                        source="health",
+                        aggregate_type="birth",
+                        aggregate_id=f"{seed}-{i % 25}",
+                        event_type=BIRTH,
+                        data=data,
+                        table=table,
+                    )
+                )
+    return ids
+
+
+def ids_on_topic(bootstrap: str, wanted: set[str]) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for msg in read_to_end(bootstrap, TOPIC):
+        event_id = dict(msg.headers() or []).get("ce_id", b"").decode()
+        if event_id in wanted:
+            counts[event_id] += 1
+    return counts
+
+
+def start_relay(state_dir: Path, name: str, dsn: str, table: str) -> Managed:
+    relay = Managed(name, state_dir)
+    relay.start(
+        [
+            sys.executable,
+            "-m",
+            "govbus.cli.main",
+            "outbox",
+            "relay",
+            "--dsn",
+            dsn,
+            "--table",
+            table,
+            "--batch-size",
+            "20",
+        ]
+    )
+    return relay
+
+
+def test_relay_killed_mid_batch_then_restarted_delivers_each_row_exactly_once(
+    runtime: ConnectionSettings,
+    bootstrap: str,
+    uid: str,
+    state_dir: Path,
+    table: str,
+    worker: str,
+) -> None:
+    ids = enqueue_births(runtime.pg, table, 400, uid)
+    relay = start_relay(state_dir, f"relay-{uid}", runtime.pg, table)
+    assert wait_until(lambda: pending_counts(runtime.pg, table).get("sent", 0) >= 60, 60, 0.1)
+    relay.stop(timeout_s=5, sig=signal.SIGKILL)
+    assert pending_counts(runtime.pg, table).get("pending", 0) > 0, "killed too late to matter"
+    relay = start_relay(state_dir, f"relay-{uid}", runtime.pg, table)
+    try:
+        assert wait_until(lambda: pending_counts(runtime.pg, table) == {"sent": 400}, 120)
+    finally:
+        relay.stop()
+    wanted = {delivery_id(worker, "health", e) for e in ids}
+    assert len(read(bootstrap, worker, wanted, timeout_s=120)) == len(wanted)
+    delivered = Counter(
+        r.envelope.id for r in read_all(bootstrap, worker) if r.envelope.id in wanted
+    )
+    assert set(delivered) == wanted
+    assert max(delivered.values()) == 1  # re-sent rows were counted as duplicates, not delivered
+    on_topic = ids_on_topic(bootstrap, set(ids))
+    assert set(on_topic) == set(ids)
+    resent = sum(n - 1 for n in on_topic.values())
+    duplicates = sum(
+        1 for r in read_audit(bootstrap) if r.kind == "duplicate" and r.event_id in set(ids)
+    )
+    assert duplicates == resent
+
+
+def test_two_relays_in_parallel_never_publish_a_row_twice(
+    runtime: ConnectionSettings, bootstrap: str, uid: str, state_dir: Path, table: str
+) -> None:
+    ids = enqueue_births(runtime.pg, table, 300, uid)
+    relays = [start_relay(state_dir, f"relay-{uid}-{n}", runtime.pg, table) for n in (1, 2)]
+    try:
+        assert wait_until(lambda: pending_counts(runtime.pg, table) == {"sent": 300}, 120)
+    finally:
+        for relay in relays:
+            relay.stop()
+    counts = ids_on_topic(bootstrap, set(ids))
+    assert set(counts) == set(ids)
+    assert max(counts.values()) == 1
+
+
+def test_relay_waits_out_a_kafka_outage_and_loses_nothing(
+    runtime: ConnectionSettings, bootstrap: str, uid: str, table: str
+) -> None:
+    rt = Runtime()
+    first = enqueue_births(runtime.pg, table, 50, f"{uid}-a")
+    relay = OutboxRelay(runtime.pg, {}, table=table, batch_size=20, ack_timeout_s=5)
+    assert relay.relay_batch() > 0
+    rt.kafka.down()
+    try:
+        later = enqueue_births(runtime.pg, table, 50, f"{uid}-b")
+        with pytest.raises((TimeoutError, PublishError)):  # the batch rolls back
+            relay.relay_batch()
+        assert pending_counts(runtime.pg, table).get("pending", 0) > 0
+    finally:
+        rt.kafka.up()
+    relay.run(once=True)
+    for pub in relay.publishers.values():
+        pub.close()
+    assert pending_counts(runtime.pg, table) == {"sent": 100}
+    counts = ids_on_topic(bootstrap, set(first + later))
+    assert set(counts) == set(first + later)
+
+
+def test_rejected_rows_are_marked_with_the_reason_not_dropped(
+    runtime: ConnectionSettings, uid: str, table: str
+) -> None:
+    data: dict[str, Any] = birth(random.Random(uid), dt.date.today())
+    data["mother_id"] = data["mother_id"][:-1] + ("0" if data["mother_id"][-1] != "0" else "1")
+    with psycopg.connect(runtime.pg) as conn, conn.transaction():
+        outbox.enqueue(
+            conn,
+            source="health",
+            aggregate_type="birth",
+            aggregate_id="x",
+            event_type=BIRTH,
+            data=data,
+            table=table,
+        )
+    relay = OutboxRelay(runtime.pg, {}, table=table)
+    relay.run(once=True)
+    with psycopg.connect(runtime.pg) as conn:
+        status, error = conn.execute(f"SELECT status, error FROM {table}").fetchone()  # noqa: S608
+    assert status == "rejected"
+    assert error.startswith("identifier.citizen_id")
+    assert data["mother_id"] not in error
+
+
+def test_loader_rejects_bad_rows_with_line_numbers_and_a_rerun_publishes_nothing_new(
+    bootstrap: str, uid: str, tmp_path: Path, worker: str
+) -> None:
+    rng = random.Random(uid)
+    rows = [birth(rng, dt.date.today()) for _ in range(6)]
+    rows[2]["mother_id"] = "110105199203141460"  # wrong check digit
+    rows[4]["weight_g"] = "heavy"  # not an integer
+    path = tmp_path / "births.csv"
+    header = list(rows[0])
+    lines = [",".join(header)] + [
+        ",".join(str(r[h] if r[h] is not None else "") for h in header) for r in rows
+    ]
+    lines.insert(4, "this,line,is,broken")  # line 5: wrong cell count
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    with Publisher("health") as pub:
+        report = BatchLoader(pub, BIRTH).load(path)
+    assert (report.published, report.rejected) == (4, 3)
+    rejects = [
+        json.loads(x) for x in (tmp_path / "births.csv.rejects.jsonl").read_text().splitlines()
+    ]
+    assert [(r["line"], r["reason"]) for r in rejects] == [
+        (4, "identifier.citizen_id"),
+        (5, "file.parse"),
+        (7, "field.type"),
+    ]
+    wanted = {delivery_id(worker, "health", e) for e in report.event_ids}
+    assert len(read(bootstrap, worker, wanted)) == 4
+
+    with Publisher("health") as pub:
+        again = BatchLoader(pub, BIRTH).load(path)
+    assert (again.published, again.skipped) == (0, 7)
+
+    with Publisher("health") as pub:  # even ignoring the checkpoint: same ids, bus dedupes
+        forced = BatchLoader(pub, BIRTH).load(path, restart=True)
+    assert sorted(forced.event_ids) == sorted(report.event_ids)
+    time.sleep(3)
+    delivered = Counter(
+        r.envelope.id for r in read_all(bootstrap, worker) if r.envelope.id in wanted
+    )
+    assert set(delivered) == wanted
+    assert max(delivered.values()) == 1
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    assert TOPIC in admin.list_topics(timeout=10).topics
