@@ -33,8 +33,8 @@ def demo() -> None:
     with console.status("starting the local runtime and a stream worker..."):
         outcome = run_spine()
     console.print(
-        f"[bold]published[/] gov.health.birth_registered.v1 id={outcome.event_id} "
-        "by health (hospital)"
+        f"[bold]published[/] gov.health.birth_registered id={outcome.event_id} "
+        "by the hospital's birth registry (PostgreSQL outbox -> relay -> Kafka)"
     )
     missing = [s for s, item in outcome.received.items() if item is None]
     for subscriber, item in outcome.received.items():

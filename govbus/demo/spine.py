@@ -12,8 +12,10 @@ from typing import Any
 
 from confluent_kafka.admin import AdminClient
 
-from govbus.adapters.publisher import Publisher
+from govbus.adapters import outbox
+from govbus.adapters.outbox_relay import OutboxRelay
 from govbus.config import ConnectionSettings, LocalRuntimeSettings, load
+from govbus.demo.birth_registry import BirthRegistry
 from govbus.demo.sample_data import birth
 from govbus.devenv.runtime import Runtime
 from govbus.devenv.worker import WorkerProcess
@@ -55,12 +57,19 @@ def run_spine(timeout_s: float = 60.0) -> SpineOutcome:
         entitled = sorted({s.subscriber for s in policy.subscriptions if BIRTH in s.event_types})
         data = birth(random.Random(), dt.date.today())  # noqa: S311 - sample data only
         started = time.monotonic()
-        with Publisher("health") as pub:
-            result = pub.publish(BIRTH, data).result(timeout=30)
+        # The hospital's registry records the birth and its outbox row in one transaction;
+        # the outbox relay moves it to Kafka once the broker acknowledges.
+        registry = BirthRegistry(conn.pg)
+        registry.init()
+        event_id = registry.register_birth(data)
+        relay = OutboxRelay(conn.pg, {}, table=outbox.DEFAULT_TABLE)
+        relay.run(once=True)
+        for publisher in relay.publishers.values():
+            publisher.close()
         deadline = started + timeout_s
         received: dict[str, Received | None] = {}
         for sub in entitled:
-            wanted = delivery_id(sub, "health", result.event_id)
+            wanted = delivery_id(sub, "health", event_id)
             got = read_deliveries(
                 conn.bootstrap, sub, {wanted}, max(deadline - time.monotonic(), 1.0)
             )
@@ -69,6 +78,6 @@ def run_spine(timeout_s: float = 60.0) -> SpineOutcome:
         topics = AdminClient({"bootstrap.servers": conn.bootstrap}).list_topics(timeout=10).topics
         # tax has no subscription, so the bus never made it a delivery topic at all.
         unauthorized = {"tax": 0 if delivery_topic("tax") not in topics else -1}
-        return SpineOutcome(result.event_id, data, received, unauthorized, elapsed)
+        return SpineOutcome(event_id, data, received, unauthorized, elapsed)
     finally:
         worker.stop()
