@@ -16,13 +16,15 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from confluent_kafka import KafkaError, Producer
+from opentelemetry.trace import SpanKind
 
+from govbus import telemetry
 from govbus.config import ConnectionSettings, KeySettings, load
 from govbus.errors import GovbusError
 from govbus.pseudonym import Pseudonymizer
 from govbus.schemas.catalogue import Catalogue, EventType, default_catalogue
 from govbus.schemas.codec import AvroCodec, CodecError
-from govbus.schemas.envelope import Envelope, KafkaHeaders
+from govbus.schemas.envelope import Envelope, HeaderList, KafkaHeaders
 from govbus.schemas.errors import ReasonedError
 from govbus.schemas.models import EventModel
 from govbus.schemas.registry import SchemaRegistryClient
@@ -179,6 +181,25 @@ class Publisher:
         return self.send(self.encoder.prepare(event, data, **kwargs))
 
     def send(self, prepared: Prepared) -> Future[PublishResult]:
+        """Produce with a 'send' span whose context travels in the headers. The span's parent
+        is a traceparent already in the headers (the outbox's business transaction) or else
+        the caller's current span."""
+        headers = list(prepared.headers)
+        parent = telemetry.extract(headers) if any(k == "traceparent" for k, _ in headers) else None
+        attributes = telemetry.messaging_attributes(
+            "send", prepared.topic, message_id=prepared.envelope.id
+        )
+        attributes["cloudevents.event_type"] = prepared.envelope.ce_type
+        with telemetry.tracer().start_as_current_span(
+            f"send {prepared.topic}",
+            context=parent,
+            kind=SpanKind.PRODUCER,
+            attributes=attributes,
+        ):
+            telemetry.inject(headers)
+            return self._produce(prepared, headers)
+
+    def _produce(self, prepared: Prepared, headers: HeaderList) -> Future[PublishResult]:
         future: Future[PublishResult] = Future()
         event_id = prepared.envelope.id
 
@@ -196,7 +217,7 @@ class Publisher:
                     prepared.topic,
                     prepared.value,
                     prepared.key,
-                    headers=cast(KafkaHeaders, prepared.headers),
+                    headers=cast(KafkaHeaders, headers),
                     on_delivery=on_delivery,
                 )
                 return future

@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError
+from opentelemetry.trace import SpanKind
 
+from govbus import telemetry
 from govbus.schema_store import read_all_schemas
 from govbus.schemas.catalogue import Schema
 from govbus.schemas.codec import AvroCodec
@@ -40,11 +42,12 @@ class DeliveryReader:
         self.bootstrap = bootstrap
         self.subscriber = subscriber
         self.topic = delivery_topic(subscriber)
+        self.group = consumer_group(subscriber, group)
         self.codec = AvroCodec()
         self._consumer = Consumer(
             {
                 "bootstrap.servers": bootstrap,
-                "group.id": consumer_group(subscriber, group),
+                "group.id": self.group,
                 "isolation.level": "read_committed",
                 "enable.auto.commit": False,
                 "auto.offset.reset": "earliest",
@@ -69,6 +72,24 @@ class DeliveryReader:
         return out
 
     def decode(self, msg: Any) -> Received:
+        """Decode one delivery, as a 'receive' span in the event's trace."""
+        attributes = telemetry.messaging_attributes(
+            "receive",
+            self.topic,
+            partition=msg.partition(),
+            offset=msg.offset(),
+            group=self.group,
+            message_id=header_dict(msg.headers()).get("ce_id"),
+        )
+        with telemetry.tracer().start_as_current_span(
+            f"receive {self.topic}",
+            context=telemetry.extract(msg.headers()),
+            kind=SpanKind.CONSUMER,
+            attributes=attributes,
+        ):
+            return self._decode(msg)
+
+    def _decode(self, msg: Any) -> Received:
         value: bytes = msg.value()
         fp = bytes(value[2:10])
         if self.codec.schema(fp) is None:

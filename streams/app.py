@@ -15,6 +15,7 @@ from typing import Any
 import faust
 import redis
 from confluent_kafka import KafkaException
+from faust.types import TP
 
 from govbus.config import ConnectionSettings, KeySettings, StreamsSettings
 from govbus.policy import PolicyDocument
@@ -109,6 +110,13 @@ def build_app(
                 for e in events
             ]
             await commit_until_done(pipeline, batch)
+            for tp in {(m.topic, m.partition) for m in batch}:
+                last = max(m.offset for m in batch if (m.topic, m.partition) == tp)
+                highwater = app.consumer.highwater(TP(*tp))
+                if highwater is not None:
+                    pipeline.metrics.lag.set(
+                        max(highwater - last - 1, 0), {"topic": tp[0], "partition": tp[1]}
+                    )
 
     async def _assigned(sender: Any, *args: Any, signal: Any = None, **kwargs: Any) -> None:
         pipeline.invalidate_progress()

@@ -13,17 +13,21 @@ import datetime as dt
 import hashlib
 import logging
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from govbus.policy import PolicyDocument
+from opentelemetry.trace import SpanKind
+
+from govbus import telemetry
+from govbus.policy import PolicyDocument, Subscription
 from govbus.schema_store import schema_record
 from govbus.schemas.audit import GENESIS, ChainState
 from govbus.schemas.catalogue import Schema
 from govbus.schemas.codec import AvroCodec
-from govbus.schemas.topics import SCHEMAS
+from govbus.schemas.topics import DELIVER_PREFIX, SCHEMAS, delivery_topic
 from govbus.streams.audit import AuditWriter
 from govbus.streams.dedupe import DedupeStore
 from govbus.streams.deliver import Projector, dead_letter
@@ -33,7 +37,6 @@ from govbus.streams.sink import TP, progress_output
 from govbus.streams.validate import Validator
 
 log = logging.getLogger(__name__)
-PASS_THROUGH_HEADERS = ("traceparent", "tracestate")
 
 
 class Sink(Protocol):
@@ -65,6 +68,14 @@ def identities(acc: Accepted) -> list[str]:
     return keys
 
 
+@dataclass
+class _BatchOutputs:
+    outputs: list[Output] = field(default_factory=list)
+    writers: dict[TP, AuditWriter] = field(default_factory=dict)
+    new_schemas: dict[bytes, Schema] = field(default_factory=dict)
+    delivered_times: list[dt.datetime] = field(default_factory=list)
+
+
 class Pipeline:
     def __init__(
         self,
@@ -92,6 +103,7 @@ class Pipeline:
         self._published: set[bytes] = set()
         self._lock = threading.Lock()
         self.totals: Counter[str] = Counter()
+        self.metrics = telemetry.BusMetrics()
 
     def invalidate_progress(self) -> None:
         """After a rebalance another worker may have committed progress for our partitions."""
@@ -132,11 +144,15 @@ class Pipeline:
         duplicate_of = self._claims([c for c in checked if isinstance(c, Accepted)])
 
         working = {tp: copy.deepcopy(st) for tp, st in committed.items()}
-        outputs, writers, new_schemas = self._decide(checked, duplicate_of, working, now, result)
+        started = time.monotonic()
+        out = self._decide(checked, duplicate_of, working, now, result)
+        for output in out.outputs:
+            if output.topic.startswith(DELIVER_PREFIX):
+                result.counts["delivered:" + output.topic.removeprefix(DELIVER_PREFIX)] += 1
         touched = {(m.topic, m.partition) for m in fresh}
-        everything = [Output(SCHEMAS, *schema_record(fp, s)) for fp, s in new_schemas.items()]
-        everything += outputs
-        for writer in writers.values():
+        everything = [Output(SCHEMAS, *schema_record(fp, s)) for fp, s in out.new_schemas.items()]
+        everything += out.outputs
+        for writer in out.writers.values():
             everything += writer.outputs
         everything += [
             progress_output(
@@ -150,7 +166,11 @@ class Pipeline:
         self.sink.commit(everything)
         for tp in touched:
             committed[tp] = working[tp]
-        self._published.update(new_schemas)
+        self._published.update(out.new_schemas)
+        self.metrics.batch_duration.record(time.monotonic() - started)
+        done = self.clock()
+        for event_time in out.delivered_times:
+            self.metrics.event_latency.record(max((done - event_time).total_seconds(), 0.0))
         result.outputs = len(everything)
         self.totals.update(result.counts)
         return result
@@ -162,40 +182,80 @@ class Pipeline:
         working: dict[TP, PartitionState],
         now: dt.datetime,
         result: BatchResult,
-    ) -> tuple[list[Output], dict[TP, AuditWriter], dict[bytes, Schema]]:
-        """Each input's outcome: dead letter, duplicate, or deliveries; all audited."""
+    ) -> _BatchOutputs:
+        """Each input's outcome: dead letter, duplicate, or deliveries; all audited, each
+        input a 'process' span in its publisher's trace."""
+        out = _BatchOutputs()
         subs = self.policy().subscriptions
-        writers: dict[TP, AuditWriter] = {}
-        outputs: list[Output] = []
-        new_schemas: dict[bytes, Schema] = {}
+        tracer = telemetry.tracer()
         for item in checked:
-            tp = (item.msg.topic, item.msg.partition)
+            msg = item.msg
+            tp = (msg.topic, msg.partition)
             state = working.setdefault(tp, PartitionState())
-            state.next_offset = max(state.next_offset, item.msg.offset + 1)
-            audit = writers.setdefault(tp, AuditWriter(self.chain_id(tp), state.chain, now))
-            if isinstance(item, Rejected):
-                outputs.append(dead_letter(item, now))
-                audit.dead_letter(item)
-                result.counts[f"dlq:{item.reason}"] += 1
-                continue
-            dup = duplicate_of.get(id(item))
-            if dup is not None:
-                audit.duplicate(item, *dup)
-                result.counts["duplicate"] += 1
-                continue
-            result.counts["accepted"] += 1
-            audit.accepted(item)
-            passthrough = [(k, v) for k, v in item.msg.headers if k in PASS_THROUGH_HEADERS]
-            for sub in route(subs, item.event, item.record, now):
-                delivery = self.projector.deliver(item, sub, passthrough)
-                outputs.append(delivery.output)
-                audit.delivered(item, delivery)
-                result.counts[f"delivered:{sub.subscriber}"] += 1
-                if delivery.fingerprint not in self._published:
-                    schema = self.codec.schema(delivery.fingerprint)
-                    if schema is not None:
-                        new_schemas[delivery.fingerprint] = schema
-        return outputs, writers, new_schemas
+            state.next_offset = max(state.next_offset, msg.offset + 1)
+            audit = out.writers.setdefault(tp, AuditWriter(self.chain_id(tp), state.chain, now))
+            attributes = telemetry.messaging_attributes(
+                "process",
+                msg.topic,
+                partition=msg.partition,
+                offset=msg.offset,
+                group=self.app_id,
+                message_id=item.envelope.id if isinstance(item, Accepted) else None,
+            )
+            with tracer.start_as_current_span(
+                f"process {msg.topic}",
+                context=telemetry.extract(msg.headers),
+                kind=SpanKind.CONSUMER,
+                attributes=attributes,
+            ) as span:
+                outcome = self._decide_one(
+                    item, duplicate_of=duplicate_of, subs=subs, audit=audit, now=now, out=out
+                )
+                span.set_attribute("govbus.outcome", outcome)
+                result.counts[outcome] += 1
+        return out
+
+    def _decide_one(
+        self,
+        item: Accepted | Rejected,
+        *,
+        duplicate_of: dict[int, tuple[str, str]],
+        subs: Sequence[Subscription],
+        audit: AuditWriter,
+        now: dt.datetime,
+        out: _BatchOutputs,
+    ) -> str:
+        if isinstance(item, Rejected):
+            out.outputs.append(dead_letter(item, now))
+            audit.dead_letter(item)
+            self.metrics.dead_letters.add(1, {"reason": item.reason})
+            return f"dlq:{item.reason}"
+        event_attrs = {"govbus.event.type": item.event.type}
+        dup = duplicate_of.get(id(item))
+        if dup is not None:
+            audit.duplicate(item, *dup)
+            self.metrics.duplicates.add(1, {**event_attrs, "key": dup[0].split(":", 1)[0]})
+            return "duplicate"
+        audit.accepted(item)
+        self.metrics.events_in.add(1, event_attrs)
+        tracer = telemetry.tracer()
+        for sub in route(subs, item.event, item.record, now):
+            topic = delivery_topic(sub.subscriber)
+            with tracer.start_as_current_span(
+                f"send {topic}",
+                kind=SpanKind.PRODUCER,
+                attributes=telemetry.messaging_attributes("send", topic),
+            ):
+                delivery = self.projector.deliver(item, sub, telemetry.inject([]))
+            out.outputs.append(delivery.output)
+            audit.delivered(item, delivery)
+            self.metrics.delivered.add(1, {**event_attrs, "subscriber": sub.subscriber})
+            out.delivered_times.append(item.envelope.time)
+            if delivery.fingerprint not in self._published:
+                schema = self.codec.schema(delivery.fingerprint)
+                if schema is not None:
+                    out.new_schemas[delivery.fingerprint] = schema
+        return "accepted"
 
     def _claims(self, accepted: list[Accepted]) -> dict[int, tuple[str, str]]:
         """id(accepted) -> (identity, holder) for the duplicates, in one Redis round trip."""

@@ -32,6 +32,8 @@ if os.environ.get("GOVBUS_TEST_RUNTIME") != "shared":
 
 from govbus.config import ConnectionSettings, LocalRuntimeSettings, load  # noqa: E402
 from govbus.devenv.runtime import Runtime  # noqa: E402
+from govbus.kafka_admin import bus_topics, ensure_topics  # noqa: E402
+from govbus.schemas.catalogue import default_catalogue  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -43,7 +45,10 @@ def runtime() -> ConnectionSettings:
         shutil.rmtree(rt.kafka.home / "data", ignore_errors=True)
         shutil.rmtree(rt.redis.home, ignore_errors=True)
     rt.up()
-    return load(ConnectionSettings)
+    conn = load(ConnectionSettings)
+    # A freshly wiped broker has no topics; workers create them, but a test may publish first.
+    ensure_topics(conn.bootstrap, bus_topics(default_catalogue(), []), partitions=3, replication=1)
+    return conn
 
 
 @pytest.fixture(scope="session")

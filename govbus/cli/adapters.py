@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from govbus import telemetry
 from govbus.adapters import outbox as outbox_ddl
 from govbus.adapters.batch_loader import BatchLoader
 from govbus.adapters.outbox_relay import OutboxRelay, pending_counts
@@ -46,6 +47,7 @@ def relay(
 ) -> None:
     """Move outbox rows to Kafka, in order per aggregate; several relays may run at once."""
     setup_logging()
+    telemetry.setup("govbus-outbox-relay")
     stats = OutboxRelay(_dsn(dsn), {}, table=table, batch_size=batch_size).run(once=once)
     console.print(f"sent {stats.sent}, rejected {stats.rejected}, batches {stats.batches}")
 
@@ -65,6 +67,7 @@ def load_file(
 ) -> None:
     """Validate and publish a batch file; rejects go to FILE.rejects.jsonl with line numbers.
     A re-run resumes after the last acknowledged row and publishes nothing twice."""
+    telemetry.setup("govbus-loader")
     total = sum(1 for _ in file.open(encoding="utf-8", errors="replace"))
     with (
         Publisher(source) as pub,

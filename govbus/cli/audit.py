@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from govbus.audit_log import read_audit
 from govbus.config import ConnectionSettings, load
@@ -26,3 +29,39 @@ def verify_() -> None:
         console.print(f"{len(problems)} problems in {len(records)} records")
         raise typer.Exit(1)
     console.print(f"[green]✓[/] {len(records)} records in {chains} chains verify")
+
+
+def trace(
+    event_id: Annotated[str, typer.Argument(help="the event id (ce_id) the publisher got back")],
+    jaeger: Annotated[str, typer.Option(envvar="GOVBUS_JAEGER_URL", help="trace UI base URL")] = (
+        "http://localhost:16686"
+    ),
+) -> None:
+    """Follow one event through the bus from the audit trail: accepted, delivered to whom
+    with which fields and masks, duplicates, dead letters, reads; with its trace id."""
+    records = [r for r in read_audit(load(ConnectionSettings).bootstrap) if r.event_id == event_id]
+    if not records:
+        console.print(
+            f"[red]no audit record for event {event_id}[/] (not published, or not processed yet)"
+        )
+        raise typer.Exit(1)
+    records.sort(key=lambda r: (r.at, r.seq))
+    first = records[0]
+    console.print(f"[bold]{first.type}.v{first.version}[/] from {first.source}, event {event_id}")
+    table = Table("at", "step", "who", "details")
+    for r in records:
+        who = r.subscriber or r.source
+        if r.kind == "delivered":
+            details = ", ".join(f"{k}:{v}" for k, v in r.fields.items())
+            details += f"\n{r.subscription} | {r.legal_basis} | {r.purpose}"
+        elif r.kind in ("duplicate", "dead_letter"):
+            details = f"{r.reason} {r.detail}".strip()
+        else:
+            details = r.input
+        table.add_row(r.at[:23], r.kind, who, details)
+    console.print(table)
+    trace_ids = sorted({r.trace_id for r in records if r.trace_id})
+    for trace_id in trace_ids:
+        console.print(f"trace {trace_id}: {jaeger.rstrip('/')}/trace/{trace_id}")
+    if not trace_ids:
+        console.print("no trace context was recorded for this event")

@@ -6,6 +6,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from govbus import telemetry
 from govbus.demo.spine import run_spine
 from govbus.gateway.reader import Received
 
@@ -30,6 +31,7 @@ def demo() -> None:
 
     Starts the local runtime and a stream worker if needed.
     """
+    telemetry.setup("govbus-demo")
     with console.status("starting the local runtime and a stream worker..."):
         outcome = run_spine()
     console.print(

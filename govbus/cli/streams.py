@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from govbus import policy_store
+from govbus import policy_store, telemetry
 from govbus.config import ConnectionSettings, KeySettings, StreamsSettings, load
 from govbus.kafka_admin import bus_topics, ensure_topics
 from govbus.logs import setup_logging
@@ -35,6 +35,7 @@ def run() -> None:
     from govbus.streams.policy_table import PolicyTable  # noqa: PLC0415
 
     setup_logging()
+    telemetry.setup("govbus-streams")
     conn, streams, keys = load(ConnectionSettings), load(StreamsSettings), load(KeySettings)
     if keys.uses_dev_defaults:
         log.warning(

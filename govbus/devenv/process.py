@@ -37,14 +37,17 @@ class Managed:
     def pid(self) -> int | None:
         """The pid if *our* process is alive, else None (a stale pid file is removed).
 
-        The pid file also records the program we started; a pid that now belongs to another
-        program (reused after a reboot or a crash) is never taken for ours."""
+        The pid file also records the process's start time; a pid that now belongs to another
+        process (reused after a reboot or a crash) is never taken for ours. (Process titles
+        are no identity: Faust and Redis rewrite theirs.)"""
         try:
-            pid_text, _, program = self.pid_file.read_text().partition("\n")
+            pid_text, _, started = self.pid_file.read_text().partition("\n")
             pid = int(pid_text.strip())
         except (FileNotFoundError, ValueError):
             return None
-        if _alive(pid) and _runs(pid, program.strip()):
+        recorded = started.strip()
+        # Files from older govbus versions hold no start time (a program name or nothing).
+        if _alive(pid) and (not recorded.isdigit() or recorded == _start_time(pid)):
             return pid
         self.pid_file.unlink(missing_ok=True)
         return None
@@ -72,7 +75,7 @@ class Managed:
                 start_new_session=True,
             )
         _children[proc.pid] = proc
-        self.pid_file.write_text(f"{proc.pid}\n{command[0]}")
+        self.pid_file.write_text(f"{proc.pid}\n{_start_time(proc.pid)}")
         return proc.pid
 
     def stop(self, timeout_s: float = 30.0, sig: signal.Signals = signal.SIGTERM) -> bool:
@@ -114,15 +117,14 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _runs(pid: int, program: str) -> bool:
-    """Does ``pid`` run ``program`` (its argv[0])? Unknown (no /proc) counts as yes."""
+def _start_time(pid: int) -> str:
+    """Start time in clock ticks since boot (/proc/<pid>/stat field 22); '' if unknown."""
     try:
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
-        return True
-    # Some servers rewrite their title (redis: "redis-server 127.0.0.1:6379"), so compare
-    # the program's name, not the exact argv[0].
-    return not program or os.path.basename(program) in argv[0].decode(errors="replace")
+        return ""
+    fields = stat.rsplit(")", 1)[1].split()
+    return fields[19] if len(fields) > 19 else ""
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

@@ -1,0 +1,234 @@
+"""OpenTelemetry in one place: setup from the standard OTEL_* variables, trace context in
+Kafka headers, messaging span attributes, and the bus's metrics.
+
+Export is off by default, but an SDK tracer provider is always installed: every event gets
+a real trace id that flows through every hop and into the audit trail, so `govbus trace`
+can name it and a deployment that turns export on sees whole traces.
+
+- OTEL_TRACES_EXPORTER = otlp | console | none (default none)
+- OTEL_METRICS_EXPORTER = otlp | prometheus | console | none (default none); prometheus
+  serves /metrics on OTEL_EXPORTER_PROMETHEUS_PORT (default 9464)
+- OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME, OTEL_SDK_DISABLED as usual
+- GOVBUS_OTEL_FILE = path: also write finished spans as JSON lines there (debugging, tests)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import metrics, trace
+from opentelemetry.propagate import extract as _extract
+from opentelemetry.propagate import inject as _inject
+from opentelemetry.propagators.textmap import Getter, Setter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+    SimpleSpanProcessor,
+    SpanExporter,
+    SpanExportResult,
+)
+
+TRACER = "govbus"
+TRACE_HEADERS = ("traceparent", "tracestate")
+Headers = list[tuple[str, bytes]]
+_setup_lock = threading.Lock()
+_is_setup = False
+
+
+class KafkaHeaderGetter(Getter[Any]):
+    """Reads headers as Kafka clients hand them over: a list of (str, bytes|str) tuples, or a
+    mapping (Faust uses both)."""
+
+    def get(self, carrier: Any, key: str) -> list[str] | None:
+        items = carrier.items() if isinstance(carrier, Mapping) else (carrier or [])
+        values = [
+            v.decode(errors="replace") if isinstance(v, bytes) else str(v)
+            for k, v in items
+            if k == key and v is not None
+        ]
+        return values or None
+
+    def keys(self, carrier: Any) -> list[str]:
+        items = carrier.items() if isinstance(carrier, Mapping) else (carrier or [])
+        return [k for k, _ in items]
+
+
+class KafkaHeaderSetter(Setter[Headers]):
+    def set(self, carrier: Headers, key: str, value: str) -> None:
+        carrier[:] = [(k, v) for k, v in carrier if k != key]
+        carrier.append((key, value.encode()))
+
+
+GETTER = KafkaHeaderGetter()
+SETTER = KafkaHeaderSetter()
+
+
+def inject(headers: Headers) -> Headers:
+    """Write the current trace context into ``headers`` (replacing any) and return them."""
+    _inject(headers, setter=SETTER)
+    return headers
+
+
+def extract(headers: Any) -> otel_context.Context:
+    return _extract(headers, getter=GETTER)
+
+
+def tracer() -> trace.Tracer:
+    return trace.get_tracer(TRACER)
+
+
+def messaging_attributes(
+    operation: str,
+    topic: str,
+    *,
+    message_id: str | None = None,
+    partition: int | None = None,
+    offset: int | None = None,
+    group: str | None = None,
+) -> dict[str, Any]:
+    """OpenTelemetry messaging semantic conventions (Kafka)."""
+    attrs: dict[str, Any] = {
+        "messaging.system": "kafka",
+        "messaging.operation.type": operation,
+        "messaging.operation.name": operation,
+        "messaging.destination.name": topic,
+    }
+    if message_id is not None:
+        attrs["messaging.message.id"] = message_id
+    if partition is not None:
+        attrs["messaging.destination.partition.id"] = str(partition)
+    if offset is not None:
+        attrs["messaging.kafka.offset"] = offset
+    if group is not None:
+        attrs["messaging.consumer.group.name"] = group
+    return attrs
+
+
+class JsonLinesSpanExporter(SpanExporter):
+    """Finished spans as JSON lines in a file: trace id, span id, parent, name, attributes."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        lines = []
+        for span in spans:
+            ctx = span.get_span_context()
+            parent = span.parent
+            lines.append(
+                json.dumps(
+                    {
+                        "name": span.name,
+                        "trace_id": f"{ctx.trace_id:032x}" if ctx else "",
+                        "span_id": f"{ctx.span_id:016x}" if ctx else "",
+                        "parent_id": f"{parent.span_id:016x}" if parent else "",
+                        "kind": str(span.kind),
+                        "attributes": dict(span.attributes or {}),
+                    },
+                    default=str,
+                )
+            )
+        with self._lock, open(self.path, "a", encoding="utf-8") as handle:
+            handle.write("".join(line + "\n" for line in lines))
+        return SpanExportResult.SUCCESS
+
+
+def setup(service_name: str) -> None:
+    """Install tracer and meter providers per the OTEL_* environment (idempotent)."""
+    global _is_setup  # noqa: PLW0603 - providers are process-wide by OTel's design
+    with _setup_lock:
+        if _is_setup or os.environ.get("OTEL_SDK_DISABLED", "").lower() == "true":
+            return
+        _is_setup = True
+        resource = Resource.create(
+            {"service.name": os.environ.get("OTEL_SERVICE_NAME", service_name)}
+        )
+        provider = TracerProvider(resource=resource)
+        for processor in _span_processors():
+            provider.add_span_processor(processor)
+        trace.set_tracer_provider(provider)
+        readers = list(_metric_readers())
+        if readers:
+            from opentelemetry.sdk.metrics import MeterProvider  # noqa: PLC0415
+
+            metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=readers))
+
+
+def _span_processors() -> Iterable[Any]:
+    kind = os.environ.get("OTEL_TRACES_EXPORTER", "none").lower()
+    if kind == "otlp":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # noqa: PLC0415
+            OTLPSpanExporter,
+        )
+
+        yield BatchSpanProcessor(OTLPSpanExporter())
+    elif kind == "console":
+        yield SimpleSpanProcessor(ConsoleSpanExporter())
+    path = os.environ.get("GOVBUS_OTEL_FILE")
+    if path:
+        yield SimpleSpanProcessor(JsonLinesSpanExporter(path))
+
+
+def _metric_readers() -> Iterable[Any]:
+    kind = os.environ.get("OTEL_METRICS_EXPORTER", "none").lower()
+    if kind == "otlp":
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import (  # noqa: PLC0415
+            OTLPMetricExporter,
+        )
+        from opentelemetry.sdk.metrics.export import (  # noqa: PLC0415
+            PeriodicExportingMetricReader,
+        )
+
+        yield PeriodicExportingMetricReader(OTLPMetricExporter())
+    elif kind == "prometheus":
+        from opentelemetry.exporter.prometheus import PrometheusMetricReader  # noqa: PLC0415
+        from prometheus_client import start_http_server  # noqa: PLC0415
+
+        port = int(os.environ.get("OTEL_EXPORTER_PROMETHEUS_PORT", "9464"))
+        start_http_server(port, addr=os.environ.get("OTEL_EXPORTER_PROMETHEUS_HOST", "127.0.0.1"))
+        yield PrometheusMetricReader()
+    elif kind == "console":
+        from opentelemetry.sdk.metrics.export import (  # noqa: PLC0415
+            ConsoleMetricExporter,
+            PeriodicExportingMetricReader,
+        )
+
+        yield PeriodicExportingMetricReader(ConsoleMetricExporter())
+
+
+class BusMetrics:
+    """The bus's instruments; no-ops until a meter provider is installed."""
+
+    def __init__(self) -> None:
+        meter = metrics.get_meter(TRACER)
+        self.events_in = meter.create_counter(
+            "govbus.events.in", description="Events accepted, by type"
+        )
+        self.delivered = meter.create_counter(
+            "govbus.events.delivered", description="Deliveries, by type and subscriber"
+        )
+        self.duplicates = meter.create_counter(
+            "govbus.events.duplicates", description="Duplicates counted, by type and key kind"
+        )
+        self.dead_letters = meter.create_counter(
+            "govbus.events.dead_letters", description="Dead letters, by reason"
+        )
+        self.batch_duration = meter.create_histogram(
+            "govbus.batch.duration", unit="s", description="Time to process and commit a batch"
+        )
+        self.event_latency = meter.create_histogram(
+            "govbus.event.latency",
+            unit="s",
+            description="From the event's time (ce_time) to its deliveries being committed",
+        )
+        self.lag = meter.create_gauge(
+            "govbus.consumer.lag", description="Input messages not yet processed, per partition"
+        )

@@ -1,0 +1,331 @@
+"""One trace per event across every hop, on the real broker.
+
+1. In-process (in-memory span exporter): SDK publish -> the pipeline's process and deliver
+   (real Kafka transaction, real Redis) -> the gateway reader's receive.
+2. The real Faust worker in its own process, writing its spans to a file: its process span
+   continues the publisher's trace (Faust's header handling included), and the reader's
+   receive span continues the worker's delivery span.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from confluent_kafka import Consumer, TopicPartition
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+
+from govbus.adapters.publisher import Publisher
+from govbus.config import ConnectionSettings, KeySettings
+from govbus.demo.sample_data import birth
+from govbus.devenv.worker import WorkerProcess
+from govbus.kafka_admin import ensure_topics
+from govbus.policy import parse_policy
+from govbus.pseudonym import Pseudonymizer
+from govbus.schemas.catalogue import default_catalogue
+from govbus.schemas.codec import AvroCodec
+from govbus.schemas.envelope import delivery_id, header_dict
+from govbus.schemas.topics import delivery_topic
+from govbus.streams.dedupe import RedisDedupe
+from govbus.streams.deliver import Projector
+from govbus.streams.messages import InMessage
+from govbus.streams.pipeline import Pipeline
+from govbus.streams.sink import TransactionalSink
+from govbus.streams.validate import Validator
+from tests.integration.helpers import APPROVAL, read, write_policy
+
+BIRTH = "gov.health.birth_registered"
+TOPIC = "govbus.events.health.birth_registered.v2"
+
+
+@pytest.fixture(scope="session")
+def spans() -> InMemorySpanExporter:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+    return exporter
+
+
+@pytest.fixture
+def exporter(spans: InMemorySpanExporter) -> InMemorySpanExporter:
+    spans.clear()
+    return spans
+
+
+def fetch(bootstrap: str, topic: str, event_id: str) -> InMessage:
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"t-{uuid.uuid4()}",
+            "enable.auto.commit": False,
+        }
+    )
+    try:
+        meta = consumer.list_topics(topic, timeout=10).topics[topic]
+        consumer.assign([TopicPartition(topic, p, 0) for p in meta.partitions])
+        for _ in range(600):
+            for msg in consumer.consume(500, 0.5):
+                if msg.error() is None and header_dict(msg.headers()).get("ce_id") == event_id:
+                    return InMessage(
+                        msg.topic(),
+                        msg.partition(),
+                        msg.offset(),
+                        msg.key(),
+                        msg.value(),
+                        [(k, v or b"") for k, v in msg.headers()],
+                    )
+        raise AssertionError(f"{event_id} not found on {topic}")
+    finally:
+        consumer.close()
+
+
+def one(spans: list[ReadableSpan], name: str) -> ReadableSpan:
+    found = [s for s in spans if s.name == name]
+    assert len(found) == 1, [
+        (
+            s.name[:12],
+            (s.attributes or {}).get("messaging.kafka.offset"),
+            (s.attributes or {}).get("messaging.consumer.group.name"),
+            s.context.trace_id % 1000,
+        )
+        for s in spans
+    ]
+    return found[0]
+
+
+def test_one_trace_covers_publish_process_deliver_and_read(
+    runtime: ConnectionSettings, bootstrap: str, uid: str, exporter: InMemorySpanExporter
+) -> None:
+    subscriber = f"ps_{uid}"
+    ensure_topics(bootstrap, {delivery_topic(subscriber): {}}, partitions=1, replication=1)
+    policy = parse_policy(
+        {
+            "subscriptions": [
+                {
+                    "id": f"ps-{uid}",
+                    "subscriber": subscriber,
+                    "event_types": [BIRTH],
+                    "fields": {"certificate_no": "clear"},
+                    "legal_basis": "law",
+                    "purpose": "register",
+                    "approval": APPROVAL,
+                }
+            ]
+        }
+    )
+    codec = AvroCodec()
+    catalogue = default_catalogue()
+    for event in catalogue:
+        codec.register(event.schema)
+    pipeline = Pipeline(
+        app_id=f"trace-{uid}",
+        validator=Validator(catalogue, codec, 1_000_000),
+        projector=Projector(codec, Pseudonymizer(KeySettings())),
+        codec=codec,
+        policy=lambda: policy,
+        sink=TransactionalSink(bootstrap, f"trace-{uid}"),
+        dedupe=RedisDedupe(redis.Redis.from_url(runtime.redis), f"trace-{uid}", 600),
+        load_progress=dict,
+    )
+
+    with Publisher("health") as pub:
+        event_id = (
+            pub.publish(BIRTH, birth(random.Random(uid), dt.date.today())).result(30).event_id
+        )
+    result = pipeline.process([fetch(bootstrap, TOPIC, event_id)])
+    assert result.counts["accepted"] == 1
+    wanted = delivery_id(subscriber, "health", event_id)
+    assert wanted in read(bootstrap, subscriber, {wanted})
+
+    finished = list(exporter.get_finished_spans())
+    send = one(finished, f"send {TOPIC}")
+    process = one(finished, f"process {TOPIC}")
+    deliver = one(finished, f"send {delivery_topic(subscriber)}")
+    receive = one(finished, f"receive {delivery_topic(subscriber)}")
+    trace_id = send.context.trace_id
+    assert {s.context.trace_id for s in (send, process, deliver, receive)} == {trace_id}
+    assert process.parent is not None
+    assert process.parent.span_id == send.context.span_id
+    assert deliver.parent is not None
+    assert deliver.parent.span_id == process.context.span_id
+    assert receive.parent is not None
+    assert receive.parent.span_id == deliver.context.span_id
+    assert (send.kind, process.kind, deliver.kind, receive.kind) == (
+        SpanKind.PRODUCER,
+        SpanKind.CONSUMER,
+        SpanKind.PRODUCER,
+        SpanKind.CONSUMER,
+    )
+    attrs: dict[str, Any] = dict(process.attributes or {})
+    assert attrs["messaging.system"] == "kafka"
+    assert attrs["messaging.operation.type"] == "process"
+    assert attrs["messaging.destination.name"] == TOPIC
+    assert attrs["messaging.message.id"] == event_id
+    assert attrs["messaging.consumer.group.name"] == f"trace-{uid}"
+    assert "messaging.kafka.offset" in attrs
+    assert attrs["govbus.outcome"] == "accepted"
+    assert dict(receive.attributes or {})["messaging.consumer.group.name"].startswith(subscriber)
+
+
+def test_the_faust_worker_continues_the_publishers_trace(
+    bootstrap: str,
+    uid: str,
+    state_dir: Path,
+    worker_env: dict[str, str],
+    tmp_path: Path,
+    exporter: InMemorySpanExporter,
+) -> None:
+    subscriber = f"ps_{uid}"
+    policy = write_policy(
+        tmp_path / "p.yaml",
+        [
+            {
+                "id": f"ps-{uid}",
+                "subscriber": subscriber,
+                "event_types": [BIRTH],
+                "fields": {"certificate_no": "clear"},
+                "legal_basis": "law",
+                "purpose": "register",
+                "approval": APPROVAL,
+            }
+        ],
+    )
+    span_file = tmp_path / "worker-spans.jsonl"
+    worker = WorkerProcess(
+        state_dir,
+        f"streams-{uid}",
+        bootstrap=bootstrap,
+        env={**worker_env, "GOVBUS_POLICY_FILE": str(policy), "GOVBUS_OTEL_FILE": str(span_file)},
+    )
+    worker.start(timeout_s=120)
+    try:
+        with Publisher("health") as pub:
+            event_id = (
+                pub.publish(BIRTH, birth(random.Random(uid), dt.date.today())).result(30).event_id
+            )
+        wanted = delivery_id(subscriber, "health", event_id)
+        assert wanted in read(bootstrap, subscriber, {wanted})
+    finally:
+        worker.stop()
+    local = list(exporter.get_finished_spans())
+    send = one(local, f"send {TOPIC}")
+    # The new worker app may deliver older events too; ours is the one in this trace.
+    receive = one(
+        [s for s in local if s.context.trace_id == send.context.trace_id],
+        f"receive {delivery_topic(subscriber)}",
+    )
+    remote = [json.loads(line) for line in span_file.read_text().splitlines()]
+    ours = [s for s in remote if s["trace_id"] == f"{send.context.trace_id:032x}"]
+    process = next(s for s in ours if s["name"] == f"process {TOPIC}")
+    deliver = next(s for s in ours if s["name"] == f"send {delivery_topic(subscriber)}")
+    assert process["parent_id"] == f"{send.context.span_id:016x}"
+    assert deliver["parent_id"] == process["span_id"]
+    assert receive.context.trace_id == send.context.trace_id
+    assert receive.parent is not None
+    assert f"{receive.parent.span_id:016x}" == deliver["span_id"]
+
+
+def test_worker_metrics_endpoint_counts_what_happened(
+    bootstrap: str, uid: str, state_dir: Path, worker_env: dict[str, str], tmp_path: Path
+) -> None:
+    import socket  # noqa: PLC0415
+
+    import httpx  # noqa: PLC0415
+    from confluent_kafka import Producer  # noqa: PLC0415
+
+    from govbus.schemas.envelope import Envelope  # noqa: PLC0415
+    from tests.integration.helpers import wait_until  # noqa: PLC0415
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    subscriber = f"ps_{uid}"
+    policy = write_policy(
+        tmp_path / "p.yaml",
+        [
+            {
+                "id": f"ps-{uid}",
+                "subscriber": subscriber,
+                "event_types": [BIRTH],
+                "fields": {"certificate_no": "clear"},
+                "legal_basis": "law",
+                "purpose": "register",
+                "approval": APPROVAL,
+            }
+        ],
+    )
+    worker = WorkerProcess(
+        state_dir,
+        f"streams-{uid}",
+        bootstrap=bootstrap,
+        env={
+            **worker_env,
+            "GOVBUS_POLICY_FILE": str(policy),
+            "OTEL_METRICS_EXPORTER": "prometheus",
+            "OTEL_EXPORTER_PROMETHEUS_PORT": str(port),
+        },
+    )
+    worker.start(timeout_s=120)
+    try:
+        with Publisher("health") as pub:
+            ids = [
+                pub.publish(BIRTH, birth(random.Random(f"{uid}{i}"), dt.date.today()))
+                .result(30)
+                .event_id
+                for i in range(3)
+            ]
+        env = Envelope(
+            id=f"junk-{uid}",
+            source="health",
+            type=BIRTH,
+            version=2,
+            subject="s",
+            time=dt.datetime.now(dt.UTC),
+        )
+        producer = Producer({"bootstrap.servers": bootstrap})
+        producer.produce(TOPIC, b"definitely not avro at all", b"k", headers=env.to_headers())
+        producer.flush(30)
+        wanted = {delivery_id(subscriber, "health", e) for e in ids}
+        assert len(read(bootstrap, subscriber, wanted)) == 3
+
+        def scrape() -> str:
+            return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+
+        def line_value(text: str, name: str, *labels: str) -> float:
+            for line in text.splitlines():
+                if line.startswith(name) and all(label in line for label in labels):
+                    return float(line.rsplit(" ", 1)[1])
+            return 0.0
+
+        assert wait_until(
+            lambda: (
+                line_value(scrape(), "govbus_events_dead_letters_total", 'reason="codec.magic"')
+                >= 1
+            ),
+            30,
+        )
+        text = scrape()
+        # The new app also processes events published before it started, so at least ours.
+        assert line_value(text, "govbus_events_delivered_total", f'subscriber="{subscriber}"') >= 3
+        assert (
+            line_value(
+                text, "govbus_events_in_total", 'govbus_event_type="gov.health.birth_registered"'
+            )
+            >= 3
+        )
+        assert "govbus_batch_duration_seconds_bucket" in text
+        assert "govbus_event_latency_seconds_count" in text
+        assert "govbus_consumer_lag" in text
+    finally:
+        worker.stop()
