@@ -30,6 +30,36 @@ class Received:
     traceparent: str | None
 
 
+class DeliveryDecoder:
+    """Decodes deliveries with the projected schemas kept in govbus.schemas."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self.bootstrap = bootstrap
+        self.codec = AvroCodec()
+
+    def _refresh_schemas(self) -> None:
+        for schema in read_all_schemas(self.bootstrap).values():
+            self.codec.register(schema)
+
+    def decode(self, msg: Any) -> Received:
+        value: bytes = msg.value()
+        fp = self.codec.fingerprint_of(value)
+        if self.codec.schema(fp) is None:
+            self._refresh_schemas()
+        _, record = self.codec.decode(value)
+        headers = header_dict(msg.headers())
+        schema = self.codec.schema(fp) or {}
+        return Received(
+            Envelope.from_headers(msg.headers()),
+            record,
+            headers.get("govbus_subscription", ""),
+            msg.partition(),
+            msg.offset(),
+            schema,
+            headers.get("traceparent"),
+        )
+
+
 class DeliveryReader:
     def __init__(
         self,
@@ -43,7 +73,7 @@ class DeliveryReader:
         self.subscriber = subscriber
         self.topic = delivery_topic(subscriber)
         self.group = consumer_group(subscriber, group)
-        self.codec = AvroCodec()
+        self.decoder = DeliveryDecoder(bootstrap)
         self._consumer = Consumer(
             {
                 "bootstrap.servers": bootstrap,
@@ -55,10 +85,6 @@ class DeliveryReader:
             }
         )
         self._consumer.subscribe([self.topic])
-
-    def _refresh_schemas(self) -> None:
-        for schema in read_all_schemas(self.bootstrap).values():
-            self.codec.register(schema)
 
     def poll(self, max_messages: int = 100, timeout_s: float = 1.0) -> list[Received]:
         out = []
@@ -87,25 +113,7 @@ class DeliveryReader:
             kind=SpanKind.CONSUMER,
             attributes=attributes,
         ):
-            return self._decode(msg)
-
-    def _decode(self, msg: Any) -> Received:
-        value: bytes = msg.value()
-        fp = bytes(value[2:10])
-        if self.codec.schema(fp) is None:
-            self._refresh_schemas()
-        _, record = self.codec.decode(value)
-        headers = header_dict(msg.headers())
-        schema = self.codec.schema(fp) or {}
-        return Received(
-            Envelope.from_headers(msg.headers()),
-            record,
-            headers.get("govbus_subscription", ""),
-            msg.partition(),
-            msg.offset(),
-            schema,
-            headers.get("traceparent"),
-        )
+            return self.decoder.decode(msg)
 
     def wait_for(self, delivery_ids: set[str], timeout_s: float) -> dict[str, Received]:
         """Read until every given delivery id was seen (or the timeout); returns those seen."""

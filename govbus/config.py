@@ -151,6 +151,28 @@ class StreamsSettings(_Base):
         return value
 
 
+class GatewaySettings(_Base):
+    """The HTTP gateway for subscribers, publishers and admins."""
+
+    gateway_host: str = Field(default="127.0.0.1", description="Bind address.")
+    gateway_port: int = Field(default=8080, description="Bind port.")
+    instance_id: str = Field(default="gw-1", description="Names this instance's audit chain.")
+    api_key_pepper: SecretStr = Field(
+        default=SecretStr(DEV_ONLY_SECRET),
+        description="Server-side secret mixed into API key hashes (keys are stored hashed).",
+    )
+    jwt_public_keys: list[Path] = Field(
+        default_factory=list, description="PEM public keys accepted for bearer JWTs."
+    )
+    jwt_issuer: str | None = Field(default=None, description="Required `iss` of bearer JWTs.")
+    jwt_audience: str = Field(default="govbus", description="Required `aud` of bearer JWTs.")
+    max_body_bytes: int = Field(default=256_000, ge=1024, description="Larger bodies get 413.")
+    rate_limit_per_minute: int = Field(
+        default=600, ge=1, description="Requests per department per minute (429 beyond)."
+    )
+    pull_max: int = Field(default=500, ge=1, description="Upper bound of `limit` on pulls.")
+
+
 def load(cls: type[_S]) -> _S:
     """Build a settings object, turning validation failures into one clear ConfigError."""
     try:

@@ -7,7 +7,7 @@ import sys
 import typer
 from rich.console import Console
 
-from govbus.cli import adapters, audit, demo, dev, dlq, policy, schemas, streams
+from govbus.cli import adapters, audit, demo, dev, dlq, gateway, policy, schemas, streams
 from govbus.errors import GovbusError
 
 app = typer.Typer(
@@ -25,6 +25,8 @@ app.add_typer(audit.app, name="audit")
 app.command(name="trace")(audit.trace)
 app.add_typer(adapters.outbox_app, name="outbox")
 app.command(name="load")(adapters.load_file)
+app.add_typer(gateway.gateway_app, name="gateway")
+app.add_typer(gateway.keys_app, name="keys")
 app.command(name="demo")(demo.demo)
 
 

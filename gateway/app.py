@@ -1,0 +1,100 @@
+"""The gateway's HTTP API (FastAPI): a lifespan that owns the clients, request limits,
+problem+json errors, and the routers."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import redis
+from fastapi import FastAPI, Request, Response
+from fastapi.concurrency import run_in_threadpool
+
+from govbus.config import ConnectionSettings, GatewaySettings, load
+from govbus.devenv.probes import kafka_ready, pg_ready, redis_ready
+from govbus.gateway import routes_events
+from govbus.gateway.audit import GatewayAudit
+from govbus.gateway.auth import Authenticator
+from govbus.gateway.consume import Consumption
+from govbus.gateway.deps import Services
+from govbus.gateway.keystore import KeyStore
+from govbus.gateway.problems import Problem, install, problem_response
+from govbus.gateway.ratelimit import RateLimiter
+from govbus.gateway.reader import DeliveryDecoder
+
+
+def create_app(
+    conn: ConnectionSettings | None = None, settings: GatewaySettings | None = None
+) -> FastAPI:
+    conn = conn or load(ConnectionSettings)
+    settings = settings or load(GatewaySettings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        keys = KeyStore(conn.pg, settings.api_key_pepper.get_secret_value().encode())
+        keys.init()
+        app.state.services = Services(
+            settings=settings,
+            auth=Authenticator(
+                keys, settings.jwt_public_keys, settings.jwt_issuer, settings.jwt_audience
+            ),
+            limiter=RateLimiter(
+                redis.Redis.from_url(conn.redis, socket_timeout=2), settings.rate_limit_per_minute
+            ),
+            consumption=Consumption(conn.bootstrap, DeliveryDecoder(conn.bootstrap)),
+            audit=GatewayAudit(conn.bootstrap, settings.instance_id),
+        )
+        yield
+        app.state.services.audit.flush()
+
+    app = FastAPI(
+        title="govbus gateway",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="Subscribing departments read only their own deliveries.",
+    )
+    install(app)
+
+    @app.middleware("http")
+    async def request_limits(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        request.state.request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        length = request.headers.get("content-length")
+        if length is None and request.method in ("POST", "PUT", "PATCH"):
+            # A chunked body could otherwise slip past the size limit.
+            return problem_response(
+                request, 411, "length-required", "send Content-Length with a request body"
+            )
+        if length is not None and (not length.isdigit() or int(length) > settings.max_body_bytes):
+            return problem_response(
+                request,
+                413,
+                "body-too-large",
+                f"bodies are limited to {settings.max_body_bytes} bytes",
+            )
+        response = await call_next(request)
+        response.headers["X-Request-ID"] = request.state.request_id
+        return response
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"])
+    async def readyz() -> dict[str, str]:
+        """Readiness: Kafka, Redis and PostgreSQL answer real requests."""
+        checks = {
+            "kafka": await run_in_threadpool(kafka_ready, conn.bootstrap),
+            "redis": await run_in_threadpool(redis_ready, conn.redis),
+            "postgres": await run_in_threadpool(pg_ready, conn.pg),
+        }
+        down = [name for name, ok in checks.items() if not ok]
+        if down:
+            raise Problem(503, "not-ready", f"not answering: {', '.join(down)}")
+        return {"status": "ready"}
+
+    app.include_router(routes_events.router)
+    return app

@@ -1,0 +1,132 @@
+"""Subscriber routes: pull, ack, stream (SSE), replay. Each reads only the caller's own
+delivery topic, derived from its authenticated department."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+from sse_starlette.sse import EventSourceResponse
+
+from govbus.gateway import cursor as cursors
+from govbus.gateway.auth import Principal
+from govbus.gateway.consume import Page
+from govbus.gateway.deps import Services, ServicesDep, SubscriberDep, parse_cursor
+from govbus.gateway.problems import Problem
+from govbus.gateway.reader import Received
+from govbus.schemas.jsonvalues import to_json
+
+router = APIRouter(prefix="/v1/events", tags=["subscribers"])
+
+
+class AckRequest(BaseModel):
+    cursor: str = Field(min_length=1, max_length=4096)
+
+
+def cloudevent(item: Received, after: dict[int, int]) -> dict[str, Any]:
+    """CloudEvents JSON format, plus the cursor after this event."""
+    env = item.envelope
+    return {
+        "specversion": "1.0",
+        "id": env.id,
+        "source": env.source,
+        "type": env.ce_type,
+        "subject": env.subject,
+        "time": env.time.isoformat(),
+        "dataschema": env.dataschema,
+        "datacontenttype": "application/json",
+        "data": to_json(item.record),
+        "govbussubscription": item.subscription,
+        "govbuscursor": cursors.encode(after),
+    }
+
+
+def audit_reads(svc: Services, who: Principal, page: Page, request: Request) -> None:
+    for item, _ in page.events:
+        parts = (item.traceparent or "").split("-")
+        svc.audit.record(
+            "read",
+            subscriber=who.department,
+            delivery_id=item.envelope.id,
+            detail=f"{who.credential} request {request.state.request_id}",
+            trace_id=parts[1] if len(parts) == 4 else "",
+        )
+
+
+@router.get("")
+async def pull(
+    request: Request,
+    svc: ServicesDep,
+    who: SubscriberDep,
+    *,
+    cursor: Annotated[str | None, Query(max_length=4096)] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+    wait: Annotated[float, Query(ge=0, le=30, description="long-poll seconds")] = 0,
+    from_time: Annotated[dt.datetime | None, Query(description="replay from (RFC 3339)")] = None,
+) -> dict[str, Any]:
+    """Your deliveries after ``cursor`` (or after your last ack, or from ``from_time``).
+    Pass the returned cursor to the next pull, and ack it once processed."""
+    if limit > svc.settings.pull_max:
+        raise Problem(422, "limit-too-large", f"limit is at most {svc.settings.pull_max}")
+    page = await run_in_threadpool(
+        svc.consumption.pull,
+        who.department,
+        cursor=parse_cursor(cursor),
+        limit=limit,
+        wait_s=wait,
+        from_time=from_time,
+    )
+    audit_reads(svc, who, page, request)
+    return {
+        "events": [cloudevent(item, after) for item, after in page.events],
+        "cursor": cursors.encode(page.cursor),
+    }
+
+
+@router.post("/ack", status_code=204)
+async def ack(body: AckRequest, svc: ServicesDep, who: SubscriberDep) -> Response:
+    """Record that everything up to ``cursor`` was processed (at-least-once)."""
+    positions = parse_cursor(body.cursor) or {}
+    await run_in_threadpool(svc.consumption.ack, who.department, positions)
+    svc.audit.record(
+        "acked", subscriber=who.department, detail=f"{who.credential} cursor {body.cursor[:200]}"
+    )
+    return Response(status_code=204)
+
+
+@router.get("/stream")
+async def stream(
+    request: Request,
+    svc: ServicesDep,
+    who: SubscriberDep,
+    *,
+    cursor: Annotated[str | None, Query(max_length=4096)] = None,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> EventSourceResponse:
+    """Server-sent events; each event's id is the cursor after it, so a client that
+    reconnects with Last-Event-ID misses nothing."""
+    position = parse_cursor(last_event_id or cursor)
+
+    async def events() -> AsyncIterator[dict[str, str]]:
+        nonlocal position
+        while not await request.is_disconnected():
+            page = await run_in_threadpool(
+                svc.consumption.pull, who.department, cursor=position, limit=100, wait_s=2
+            )
+            audit_reads(svc, who, page, request)
+            for item, after in page.events:
+                yield {
+                    "id": cursors.encode(after),
+                    "event": "govbus.delivery",
+                    "data": json.dumps(cloudevent(item, after), ensure_ascii=False),
+                }
+            position = page.cursor
+            await asyncio.sleep(0)
+
+    return EventSourceResponse(events(), ping=15)

@@ -1,0 +1,72 @@
+"""``govbus gateway`` and ``govbus keys``: the HTTP door, and its API keys."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from govbus import telemetry
+from govbus.config import ConnectionSettings, GatewaySettings, load
+from govbus.gateway.keystore import KeyStore
+from govbus.logs import setup_logging
+
+gateway_app = typer.Typer(help="Run the HTTP gateway.", no_args_is_help=True)
+keys_app = typer.Typer(help="Issue, list and revoke department API keys.", no_args_is_help=True)
+console = Console()
+
+
+def _store() -> KeyStore:
+    store = KeyStore(
+        load(ConnectionSettings).pg,
+        load(GatewaySettings).api_key_pepper.get_secret_value().encode(),
+    )
+    store.init()
+    return store
+
+
+@gateway_app.command()
+def run() -> None:
+    """Serve the gateway (GOVBUS_GATEWAY_HOST / GOVBUS_GATEWAY_PORT)."""
+    import uvicorn  # noqa: PLC0415
+
+    from govbus.gateway.app import create_app  # noqa: PLC0415
+
+    setup_logging()
+    telemetry.setup("govbus-gateway")
+    settings = load(GatewaySettings)
+    uvicorn.run(
+        create_app(settings=settings),
+        host=settings.gateway_host,
+        port=settings.gateway_port,
+        log_config=None,
+        proxy_headers=True,
+    )
+
+
+@keys_app.command()
+def issue(
+    department: Annotated[str, typer.Option(help="department id, e.g. public_security")],
+    role: Annotated[list[str], typer.Option(help="subscriber, publisher, admin, citizen_portal")],
+) -> None:
+    """Issue a key; it is shown once (only its hash is stored)."""
+    console.print(_store().issue(department, role))
+
+
+@keys_app.command()
+def revoke(key_id: Annotated[str, typer.Argument(help="the id part of gbk_<id>_...")]) -> None:
+    """Revoke a key at once."""
+    console.print("revoked" if _store().revoke(key_id) else "no such active key")
+
+
+@keys_app.command("list")
+def list_() -> None:
+    """Keys by id, department, roles and state (never the secrets)."""
+    table = Table("key id", "department", "roles", "created", "revoked")
+    for key_id, department, roles, created, revoked in _store().all_keys():
+        table.add_row(
+            key_id, department, ",".join(roles), str(created)[:19], str(revoked or "")[:19]
+        )
+    console.print(table)

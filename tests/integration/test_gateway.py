@@ -1,0 +1,371 @@
+"""The gateway over real HTTP (uvicorn on localhost) with real Kafka, Redis and PostgreSQL:
+pull/ack/replay/SSE for the authorized department, and precise refusals for everything else."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+import uvicorn
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from govbus.adapters.publisher import Publisher
+from govbus.audit_log import read_audit
+from govbus.config import ConnectionSettings, GatewaySettings
+from govbus.demo.sample_data import birth
+from govbus.devenv.worker import WorkerProcess
+from govbus.gateway.app import create_app
+from govbus.gateway.keystore import KeyStore
+from govbus.schemas.envelope import delivery_id
+from tests.integration.helpers import APPROVAL, wait_until, write_policy
+
+BIRTH = "gov.health.birth_registered"
+PROBLEM = "application/problem+json"
+ISSUER = "https://idp.example.test"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Gateway:
+    def __init__(self, conn: ConnectionSettings, settings: GatewaySettings) -> None:
+        self.port = free_port()
+        self.server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(conn, settings), host="127.0.0.1", port=self.port, log_level="warning"
+            )
+        )
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> Gateway:
+        self.thread.start()
+        assert wait_until(lambda: self.server.started, 30, 0.1)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def rsa_key(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    path = tmp_path_factory.mktemp("jwt") / "idp.pem"
+    path.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    return key, path
+
+
+@pytest.fixture
+def setup(
+    runtime: ConnectionSettings,
+    bootstrap: str,
+    uid: str,
+    state_dir: Path,
+    worker_env: dict[str, str],
+    tmp_path: Path,
+    rsa_key: tuple[Any, Path],
+) -> Iterator[dict[str, Any]]:
+    dept = f"ps_{uid}"
+    policy = write_policy(
+        tmp_path / "p.yaml",
+        [
+            {
+                "id": f"ps-{uid}",
+                "subscriber": dept,
+                "event_types": [BIRTH],
+                "fields": {"certificate_no": "clear", "baby_name": "mask"},
+                "legal_basis": "law",
+                "purpose": "register",
+                "approval": APPROVAL,
+            }
+        ],
+    )
+    worker = WorkerProcess(
+        state_dir,
+        f"streams-{uid}",
+        bootstrap=bootstrap,
+        env={**worker_env, "GOVBUS_POLICY_FILE": str(policy)},
+    )
+    worker.start(timeout_s=120)
+    settings = GatewaySettings(
+        jwt_public_keys=[rsa_key[1]], jwt_issuer=ISSUER, rate_limit_per_minute=10_000
+    )
+    keys = KeyStore(runtime.pg, settings.api_key_pepper.get_secret_value().encode())
+    keys.init()
+    try:
+        with Gateway(runtime, settings) as gw:
+            yield {
+                "dept": dept,
+                "gw": gw,
+                "keys": keys,
+                "uid": uid,
+                "key": keys.issue(dept, ["subscriber"]),
+                "settings": settings,
+            }
+    finally:
+        worker.stop()
+
+
+def publish(n: int, seed: str) -> list[str]:
+    rng = random.Random(seed)
+    with Publisher("health") as pub:
+        return [
+            pub.publish(BIRTH, birth(rng, dt.date.today())).result(30).event_id for _ in range(n)
+        ]
+
+
+def pull_until(
+    gw: Gateway, key: str, ids: set[str], cursor: str | None = None, timeout_s: float = 60
+) -> tuple[list[dict[str, Any]], str]:
+    got: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout_s
+    while {e["id"] for e in got} < ids and time.monotonic() < deadline:
+        params: dict[str, Any] = {"limit": 100, "wait": 1}
+        if cursor:
+            params["cursor"] = cursor
+        r = httpx.get(f"{gw.url}/v1/events", params=params, headers={"X-API-Key": key}, timeout=30)
+        assert r.status_code == 200, r.text
+        got += r.json()["events"]
+        cursor = r.json()["cursor"]
+    return got, cursor or ""
+
+
+def test_pull_ack_and_replay(bootstrap: str, setup: dict[str, Any]) -> None:
+    gw, key, dept = setup["gw"], setup["key"], setup["dept"]
+    ids = {delivery_id(dept, "health", e) for e in publish(3, setup["uid"])}
+    events, cursor = pull_until(gw, key, ids)
+    ours = [e for e in events if e["id"] in ids]
+    assert len(ours) == 3
+    assert set(ours[0]["data"]) == {"certificate_no", "baby_name"}
+    assert ours[0]["data"]["baby_name"].endswith("*")
+    assert ours[0]["type"] == "gov.health.birth_registered.v2"
+    assert ours[0]["specversion"] == "1.0"
+    r = httpx.post(f"{gw.url}/v1/events/ack", json={"cursor": cursor}, headers={"X-API-Key": key})
+    assert r.status_code == 204
+    r = httpx.get(
+        f"{gw.url}/v1/events", params={"limit": 100}, headers={"X-API-Key": key}, timeout=30
+    )
+    assert r.status_code == 200
+    assert not {e["id"] for e in r.json()["events"]} & ids  # acked: not served again
+    since = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)).isoformat()
+    r = httpx.get(
+        f"{gw.url}/v1/events",
+        params={"from_time": since, "limit": 500},
+        headers={"X-API-Key": key},
+        timeout=30,
+    )
+    assert ids <= {e["id"] for e in r.json()["events"]}  # replay from a time serves them again
+    assert wait_until(
+        lambda: (
+            ids
+            <= {
+                r.delivery_id
+                for r in read_audit(bootstrap)
+                if r.kind == "read" and r.subscriber == dept
+            }
+        ),
+        30,
+    )
+
+
+def test_sse_reconnect_with_last_event_id_misses_nothing(setup: dict[str, Any]) -> None:
+    gw, key, dept = setup["gw"], setup["key"], setup["dept"]
+    first = {delivery_id(dept, "health", e) for e in publish(2, setup["uid"] + "a")}
+    seen: list[dict[str, Any]] = []
+    last_id = None
+
+    def read_stream(want: set[str], last: str | None) -> str | None:
+        headers = {"X-API-Key": key, **({"Last-Event-ID": last} if last else {})}
+        with httpx.stream("GET", f"{gw.url}/v1/events/stream", headers=headers, timeout=60) as r:
+            assert r.status_code == 200
+            assert r.headers["content-type"].startswith("text/event-stream")
+            event_id = None
+            for line in r.iter_lines():
+                if line.startswith("id:"):
+                    event_id = line[3:].strip()
+                elif line.startswith("data:"):
+                    seen.append(json.loads(line[5:]))
+                    last = event_id
+                    if want <= {e["id"] for e in seen}:
+                        return last
+        return last
+
+    last_id = read_stream(first, None)
+    second = {delivery_id(dept, "health", e) for e in publish(2, setup["uid"] + "b")}
+    before = len(seen)
+    read_stream(second, last_id)
+    after_reconnect = [e["id"] for e in seen[before:]]
+    assert second <= set(after_reconnect)
+    assert not set(after_reconnect) & first, "replayed events the client had already seen"
+    assert len(after_reconnect) == len(set(after_reconnect))
+
+
+def problem(r: httpx.Response, status: int, code: str) -> None:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith(PROBLEM)
+    body = r.json()
+    assert body["status"] == status
+    assert body["type"].endswith(code)
+    assert "Traceback" not in r.text
+
+
+def token(key: Any, **claims: Any) -> str:
+    now = int(time.time())
+    body = {
+        "sub": "ps-app",
+        "aud": "govbus",
+        "iss": ISSUER,
+        "exp": now + 300,
+        "iat": now,
+        "roles": ["subscriber"],
+        **claims,
+    }
+    return jwt.encode(body, key, algorithm="RS256")
+
+
+def test_refusals_are_precise_problems(setup: dict[str, Any], rsa_key: tuple[Any, Path]) -> None:
+    gw, keys, dept, uid = setup["gw"], setup["keys"], setup["dept"], setup["uid"]
+    url = f"{gw.url}/v1/events"
+    problem(httpx.get(url), 401, "unauthorized")
+    problem(httpx.get(url, headers={"X-API-Key": "gbk_nope_nope"}), 401, "unauthorized")
+    problem(httpx.get(url, headers={"X-API-Key": setup["key"] + "x"}), 401, "unauthorized")
+    revoked = keys.issue(dept, ["subscriber"])
+    keys.revoke(revoked.split("_")[1])
+    problem(httpx.get(url, headers={"X-API-Key": revoked}), 401, "unauthorized")
+    publisher_only = keys.issue(dept, ["publisher"])
+    problem(httpx.get(url, headers={"X-API-Key": publisher_only}), 403, "forbidden")
+    # Another department cannot name this one's topic: there is no such parameter, and the
+    # gateway answers for the caller's own (absent) subscription only.
+    other = keys.issue(f"tax_{uid}", ["subscriber"])
+    r = httpx.get(
+        url,
+        params={"topic": f"govbus.deliver.{dept}", "subscriber": dept},
+        headers={"X-API-Key": other},
+    )
+    problem(r, 404, "no-subscription")
+    assert dept not in r.json()["detail"]
+    problem(
+        httpx.get(url, params={"cursor": "!!not-a-cursor!!"}, headers={"X-API-Key": setup["key"]}),
+        400,
+        "bad-cursor",
+    )
+    problem(
+        httpx.get(url, params={"limit": 5000}, headers={"X-API-Key": setup["key"]}),
+        422,
+        "limit-too-large",
+    )
+    problem(
+        httpx.get(url, params={"limit": "many"}, headers={"X-API-Key": setup["key"]}),
+        422,
+        "invalid-request",
+    )
+    problem(
+        httpx.post(
+            f"{url}/ack",
+            content=b"x" * 300_000,
+            headers={"X-API-Key": setup["key"], "Content-Type": "application/json"},
+        ),
+        413,
+        "body-too-large",
+    )
+
+    key, _ = rsa_key
+    good = token(key, department=dept)
+    assert httpx.get(url, headers={"Authorization": f"Bearer {good}"}).status_code == 200
+    other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    bad_tokens = {
+        "forged": token(other_key, department=dept),
+        "expired": token(key, department=dept, exp=int(time.time()) - 600),
+        "not yet valid": token(key, department=dept, nbf=int(time.time()) + 600),
+        "wrong issuer": token(key, department=dept, iss="https://evil.test"),
+        "wrong audience": token(key, department=dept, aud="someone-else"),
+        "alg none": jwt.encode(
+            {
+                "sub": "x",
+                "aud": "govbus",
+                "iss": ISSUER,
+                "exp": int(time.time()) + 300,
+                "department": dept,
+            },
+            None,
+            algorithm="none",
+        ),
+        "alg confusion": _hs256_with_public_key(rsa_key[1], dept),
+    }
+    for name, bad in bad_tokens.items():
+        r = httpx.get(url, headers={"Authorization": f"Bearer {bad}"})
+        assert r.status_code == 401, name
+        problem(r, 401, "unauthorized")
+
+
+def _hs256_with_public_key(public_pem: Path, dept: str) -> str:
+    """The classic algorithm-confusion forgery: HMAC-signed with the RSA public key."""
+    import base64  # noqa: PLC0415
+    import hashlib  # noqa: PLC0415
+    import hmac  # noqa: PLC0415
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+    header = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    body = b64(
+        json.dumps(
+            {
+                "sub": "x",
+                "aud": "govbus",
+                "iss": ISSUER,
+                "department": dept,
+                "exp": int(time.time()) + 300,
+                "roles": ["subscriber"],
+            }
+        ).encode()
+    )
+    signature = hmac.new(public_pem.read_bytes(), f"{header}.{body}".encode(), hashlib.sha256)
+    return f"{header}.{body}.{b64(signature.digest())}"
+
+
+def test_health_readiness_and_openapi(setup: dict[str, Any]) -> None:
+    gw = setup["gw"]
+    assert httpx.get(f"{gw.url}/healthz").json() == {"status": "ok"}
+    assert httpx.get(f"{gw.url}/readyz").json() == {"status": "ready"}
+    spec = httpx.get(f"{gw.url}/openapi.json").json()
+    assert {"/v1/events", "/v1/events/ack", "/v1/events/stream"} <= set(spec["paths"])
+    problem(httpx.get(f"{gw.url}/v1/nothing-here"), 404, "not-found")
+
+
+def test_rate_limit_answers_429_with_retry_after(runtime: ConnectionSettings, uid: str) -> None:
+    settings = GatewaySettings(rate_limit_per_minute=3)
+    keys = KeyStore(runtime.pg, settings.api_key_pepper.get_secret_value().encode())
+    keys.init()
+    key = keys.issue(f"rl_{uid}", ["subscriber"])
+    with Gateway(runtime, settings) as gw:
+        codes = [
+            httpx.get(f"{gw.url}/v1/events", headers={"X-API-Key": key}).status_code
+            for _ in range(5)
+        ]
+        r = httpx.get(f"{gw.url}/v1/events", headers={"X-API-Key": key})
+    assert codes[:3] == [404, 404, 404]  # allowed (no subscription yet)
+    problem(r, 429, "rate-limited")
+    assert 1 <= int(r.headers["Retry-After"]) <= 60
