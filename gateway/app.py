@@ -13,11 +13,11 @@ from fastapi.concurrency import run_in_threadpool
 
 from govbus.config import ConnectionSettings, GatewaySettings, load
 from govbus.devenv.probes import kafka_ready, pg_ready, redis_ready
-from govbus.gateway import routes_events
+from govbus.gateway import routes_events, routes_publish
 from govbus.gateway.audit import GatewayAudit
 from govbus.gateway.auth import Authenticator
 from govbus.gateway.consume import Consumption
-from govbus.gateway.deps import Services
+from govbus.gateway.deps import Publishers, Services
 from govbus.gateway.keystore import KeyStore
 from govbus.gateway.problems import Problem, install, problem_response
 from govbus.gateway.ratelimit import RateLimiter
@@ -44,8 +44,10 @@ def create_app(
             ),
             consumption=Consumption(conn.bootstrap, DeliveryDecoder(conn.bootstrap)),
             audit=GatewayAudit(conn.bootstrap, settings.instance_id),
+            publishers=Publishers(),
         )
         yield
+        app.state.services.publishers.close()
         app.state.services.audit.flush()
 
     app = FastAPI(
@@ -97,4 +99,5 @@ def create_app(
         return {"status": "ready"}
 
     app.include_router(routes_events.router)
+    app.include_router(routes_publish.router)
     return app

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
+from govbus.adapters.publisher import Publisher
 from govbus.config import GatewaySettings
 from govbus.gateway import cursor as cursors
 from govbus.gateway.audit import GatewayAudit
@@ -18,6 +19,22 @@ from govbus.gateway.ratelimit import RateLimiter
 PARTITIONS_BOUND = 1024
 
 
+class Publishers:
+    """One SDK publisher per department, made on first use and closed at shutdown."""
+
+    def __init__(self) -> None:
+        self._by_department: dict[str, Publisher] = {}
+
+    def get(self, department: str) -> Publisher:
+        if department not in self._by_department:
+            self._by_department[department] = Publisher(department)
+        return self._by_department[department]
+
+    def close(self) -> None:
+        for pub in self._by_department.values():
+            pub.close()
+
+
 @dataclass
 class Services:
     settings: GatewaySettings
@@ -25,6 +42,7 @@ class Services:
     limiter: RateLimiter
     consumption: Consumption
     audit: GatewayAudit
+    publishers: Publishers
 
 
 def services(request: Request) -> Services:

@@ -39,7 +39,11 @@ def trace(
 ) -> None:
     """Follow one event through the bus from the audit trail: accepted, delivered to whom
     with which fields and masks, duplicates, dead letters, reads; with its trace id."""
-    records = [r for r in read_audit(load(ConnectionSettings).bootstrap) if r.event_id == event_id]
+    everything = read_audit(load(ConnectionSettings).bootstrap)
+    records = [r for r in everything if r.event_id == event_id]
+    # Reads are recorded by delivery id (the gateway never sees the bus-wide event id).
+    delivered = {r.delivery_id for r in records if r.kind == "delivered"}
+    records += [r for r in everything if r.kind == "read" and r.delivery_id in delivered]
     if not records:
         console.print(
             f"[red]no audit record for event {event_id}[/] (not published, or not processed yet)"
@@ -54,7 +58,7 @@ def trace(
         if r.kind == "delivered":
             details = ", ".join(f"{k}:{v}" for k, v in r.fields.items())
             details += f"\n{r.subscription} | {r.legal_basis} | {r.purpose}"
-        elif r.kind in ("duplicate", "dead_letter"):
+        elif r.kind in ("duplicate", "dead_letter", "read"):
             details = f"{r.reason} {r.detail}".strip()
         else:
             details = r.input

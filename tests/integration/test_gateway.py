@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import random
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -154,7 +157,8 @@ def pull_until(
 
 def test_pull_ack_and_replay(bootstrap: str, setup: dict[str, Any]) -> None:
     gw, key, dept = setup["gw"], setup["key"], setup["dept"]
-    ids = {delivery_id(dept, "health", e) for e in publish(3, setup["uid"])}
+    published = publish(3, setup["uid"])
+    ids = {delivery_id(dept, "health", e) for e in published}
     events, cursor = pull_until(gw, key, ids)
     ours = [e for e in events if e["id"] in ids]
     assert len(ours) == 3
@@ -188,6 +192,18 @@ def test_pull_ack_and_replay(bootstrap: str, setup: dict[str, Any]) -> None:
         ),
         30,
     )
+    # Ops follow one event: accepted, delivered (fields, masks), read by the department.
+    out = subprocess.run(
+        [sys.executable, "-m", "govbus.cli.main", "trace", published[0]],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "250"},
+    )
+    assert out.returncode == 0, out.stderr
+    for expected in ("accepted", "delivered", "read", dept, "baby_name:mask", "/trace/"):
+        assert expected in out.stdout, (expected, out.stdout[-2000:])
 
 
 def test_sse_reconnect_with_last_event_id_misses_nothing(setup: dict[str, Any]) -> None:
@@ -369,3 +385,45 @@ def test_rate_limit_answers_429_with_retry_after(runtime: ConnectionSettings, ui
     assert codes[:3] == [404, 404, 404]  # allowed (no subscription yet)
     problem(r, 429, "rate-limited")
     assert 1 <= int(r.headers["Retry-After"]) <= 60
+
+
+def test_http_publish_is_validated_owned_and_idempotent(setup: dict[str, Any]) -> None:
+    gw, keys, dept, uid = setup["gw"], setup["keys"], setup["dept"], setup["uid"]
+    health = keys.issue("health", ["publisher"])
+    data = birth(random.Random(uid), dt.date.today())
+    body = json.loads(json.dumps(data, default=str))
+    url = f"{gw.url}/v1/publish/{BIRTH}"
+    first = httpx.post(
+        url, json=body, headers={"X-API-Key": health, "Idempotency-Key": f"hc-{uid}"}, timeout=60
+    )
+    assert first.status_code == 202, first.text
+    again = httpx.post(
+        url, json=body, headers={"X-API-Key": health, "Idempotency-Key": f"hc-{uid}"}, timeout=60
+    )
+    assert again.json()["id"] == first.json()["id"] == f"hc-{uid}"
+    wanted = delivery_id(dept, "health", f"hc-{uid}")
+    events, _ = pull_until(gw, setup["key"], {wanted})
+    assert [e["id"] for e in events].count(wanted) == 1  # the retry was a counted duplicate
+
+    bad = {
+        **body,
+        "mother_id": body["mother_id"][:-1] + ("0" if body["mother_id"][-1] != "0" else "1"),
+    }
+    r = httpx.post(url, json=bad, headers={"X-API-Key": health})
+    problem(r, 422, "identifier-citizen_id")
+    assert bad["mother_id"] not in r.text
+    problem(
+        httpx.post(url, json={**body, "weight_g": "heavy"}, headers={"X-API-Key": health}),
+        422,
+        "field-type",
+    )
+    tax = keys.issue("tax", ["publisher"])
+    problem(httpx.post(url, json=body, headers={"X-API-Key": tax}), 403, "policy-not_owner")
+    problem(
+        httpx.post(
+            f"{gw.url}/v1/publish/gov.health.shoes", json=body, headers={"X-API-Key": health}
+        ),
+        404,
+        "catalogue-unknown_type",
+    )
+    problem(httpx.post(url, json=body, headers={"X-API-Key": setup["key"]}), 403, "forbidden")

@@ -1,0 +1,62 @@
+"""Publisher route: POST /v1/publish/{type} -- JSON validated against the Avro schema, then
+Kafka through the publisher SDK. Idempotent: a client-supplied id becomes the event id, and
+the bus counts a repeat as a duplicate."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Header, Path
+from fastapi.responses import JSONResponse
+
+from govbus.adapters.publisher import PublishError
+from govbus.gateway.auth import Principal
+from govbus.gateway.deps import ServicesDep, principal
+from govbus.gateway.problems import Problem
+from govbus.schemas.jsonvalues import FieldValueError, to_record
+
+router = APIRouter(prefix="/v1/publish", tags=["publishers"])
+_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
+
+
+def publisher(who: Annotated[Principal, Depends(principal)]) -> Principal:
+    who.require("publisher")
+    return who
+
+
+@router.post("/{event_type}", status_code=202)
+async def publish(
+    svc: ServicesDep,
+    who: Annotated[Principal, Depends(publisher)],
+    event_type: Annotated[str, Path(pattern=r"^gov\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")],
+    data: Annotated[dict[str, Any], Body(description="the event's data, as JSON")],
+    *,
+    idempotency_key: Annotated[str | None, Header()] = None,
+    ce_id: Annotated[str | None, Header()] = None,
+) -> JSONResponse:
+    """Publish an event your department owns; 202 with its event id once Kafka (acks=all)
+    has it. Send ``Idempotency-Key`` (or ``ce-id``) to make retries safe."""
+    event_id = idempotency_key or ce_id
+    if event_id is not None and not _ID_RE.match(event_id):
+        raise Problem(422, "invalid-request", "Idempotency-Key: 8-128 of A-Z a-z 0-9 . _ : -")
+    pub = svc.publishers.get(who.department)
+    try:
+        event = pub.encoder.event_type(event_type, None)
+        record = to_record(event, data)
+        future = pub.publish(event_type, record, event_id=event_id)
+    except PublishError as exc:
+        status = (
+            403
+            if exc.reason == "policy.not_owner"
+            else (404 if exc.reason == "catalogue.unknown_type" else 422)
+        )
+        raise Problem(status, exc.reason.replace(".", "-"), str(exc)) from None
+    except FieldValueError as exc:
+        raise Problem(422, exc.reason.replace(".", "-"), str(exc)) from None
+    try:
+        result = await asyncio.wrap_future(future)
+    except PublishError as exc:
+        raise Problem(503, "kafka-unavailable", str(exc)) from None
+    return JSONResponse({"id": result.event_id, "type": event.ce_type}, status_code=202)
