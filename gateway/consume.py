@@ -16,6 +16,7 @@ from govbus.gateway.reader import DeliveryDecoder, Received
 from govbus.schemas.topics import consumer_group, delivery_topic
 
 GROUP = "gateway"
+DATA_FETCH_S = 5.0
 
 
 @dataclass
@@ -91,9 +92,18 @@ class Consumption:
             parts = self.partitions(consumer, subscriber)
             positions = self.start_positions(consumer, subscriber, parts, from_time)
             positions.update(cursor or {})
+            highs = {
+                p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                for p in parts
+            }
+            # Every transaction ends with a commit marker, so records remain iff a position
+            # is below the partition's last offset (the final marker).
+            waiting = any(positions.get(p, 0) < high - 1 for p, high in highs.items())
             consumer.assign([TopicPartition(topic, p, positions.get(p, 0)) for p in parts])
             events: list[tuple[Received, dict[int, int]]] = []
-            deadline = time.monotonic() + wait_s
+            started = time.monotonic()
+            deadline = started + wait_s
+            data_deadline = started + max(wait_s, DATA_FETCH_S)
             while len(events) < limit:
                 batch = consumer.consume(min(limit - len(events), 500), 0.2)
                 for msg in batch:
@@ -101,8 +111,14 @@ class Consumption:
                         continue
                     positions[msg.partition() or 0] = (msg.offset() or 0) + 1
                     events.append((self.decoder.decode(msg), dict(positions)))
-                # Long poll: return what is there, or wait up to wait_s for the first event.
-                if not batch and (events or time.monotonic() > deadline):
+                if batch:
+                    continue
+                if events:
+                    break  # return what is there
+                now = time.monotonic()
+                # Nothing yet: wait for data known to be there (a fresh consumer's first
+                # fetch takes a moment), or long-poll up to wait_s for new data.
+                if now > data_deadline or (now > deadline and not waiting):
                     break
             return Page(events, positions)
         except KafkaException as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 import uuid
 from collections.abc import Callable
@@ -11,6 +12,7 @@ from typing import Any
 import yaml
 from confluent_kafka import Consumer, TopicPartition
 
+from govbus.devenv.worker import WorkerProcess
 from govbus.gateway.reader import DeliveryReader, Received, read_deliveries
 from govbus.schemas.topics import delivery_topic
 
@@ -64,3 +66,46 @@ def topic_size(bootstrap: str, subscriber: str) -> int:
         )
     finally:
         consumer.close()
+
+
+BIRTH = "gov.health.birth_registered"
+
+
+def birth_subscription(uid: str, fields: dict[str, str] | None = None) -> dict[str, Any]:
+    """One approved subscription of ps_<uid> to births (certificate number in clear)."""
+    return {
+        "id": f"ps-{uid}",
+        "subscriber": f"ps_{uid}",
+        "event_types": [BIRTH],
+        "fields": fields or {"certificate_no": "clear"},
+        "legal_basis": "law",
+        "purpose": "register",
+        "approval": APPROVAL,
+    }
+
+
+def start_worker(
+    bootstrap: str,
+    uid: str,
+    state_dir: Path,
+    worker_env: dict[str, str],
+    tmp_path: Path,
+    subscriptions: list[dict[str, Any]],
+    extra_env: dict[str, str] | None = None,
+) -> WorkerProcess:
+    """A running stream worker (own app id, policy topic and data dir) with this policy."""
+    policy = write_policy(tmp_path / "policy.yaml", subscriptions)
+    worker = WorkerProcess(
+        state_dir,
+        f"streams-{uid}",
+        bootstrap=bootstrap,
+        env={**worker_env, "GOVBUS_POLICY_FILE": str(policy), **(extra_env or {})},
+    )
+    worker.start(timeout_s=120)
+    return worker
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -28,10 +28,15 @@ from govbus.demo.birth_registry import BirthRegistry
 from govbus.demo.sample_data import birth
 from govbus.devenv.process import Managed
 from govbus.devenv.runtime import Runtime
-from govbus.devenv.worker import WorkerProcess
 from govbus.kafka_read import read_to_end
 from govbus.schemas.envelope import delivery_id
-from tests.integration.helpers import APPROVAL, read, read_all, wait_until, write_policy
+from tests.integration.helpers import (
+    birth_subscription,
+    read,
+    read_all,
+    start_worker,
+    wait_until,
+)
 
 BIRTH = "gov.health.birth_registered"
 TOPIC = "govbus.events.health.birth_registered.v2"
@@ -48,29 +53,8 @@ def table(runtime: ConnectionSettings, uid: str) -> str:
 def worker(
     bootstrap: str, uid: str, state_dir: Path, worker_env: dict[str, str], tmp_path: Path
 ) -> Iterator[str]:
-    subscriber = f"ps_{uid}"
-    policy = write_policy(
-        tmp_path / "p.yaml",
-        [
-            {
-                "id": f"ps-{uid}",
-                "subscriber": subscriber,
-                "event_types": [BIRTH],
-                "fields": {"certificate_no": "clear"},
-                "legal_basis": "law",
-                "purpose": "register",
-                "approval": APPROVAL,
-            }
-        ],
-    )
-    proc = WorkerProcess(
-        state_dir,
-        f"streams-{uid}",
-        bootstrap=bootstrap,
-        env={**worker_env, "GOVBUS_POLICY_FILE": str(policy)},
-    )
-    proc.start(timeout_s=120)
-    yield subscriber
+    proc = start_worker(bootstrap, uid, state_dir, worker_env, tmp_path, [birth_subscription(uid)])
+    yield f"ps_{uid}"
     proc.stop()
 
 

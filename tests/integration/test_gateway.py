@@ -7,7 +7,6 @@ import datetime as dt
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import threading
@@ -27,21 +26,14 @@ from govbus.adapters.publisher import Publisher
 from govbus.audit_log import read_audit
 from govbus.config import ConnectionSettings, GatewaySettings
 from govbus.demo.sample_data import birth
-from govbus.devenv.worker import WorkerProcess
 from govbus.gateway.app import create_app
 from govbus.gateway.keystore import KeyStore
 from govbus.schemas.envelope import delivery_id
-from tests.integration.helpers import APPROVAL, wait_until, write_policy
+from tests.integration.helpers import birth_subscription, free_port, start_worker, wait_until
 
 BIRTH = "gov.health.birth_registered"
 PROBLEM = "application/problem+json"
 ISSUER = "https://idp.example.test"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Gateway:
@@ -91,27 +83,14 @@ def setup(
     rsa_key: tuple[Any, Path],
 ) -> Iterator[dict[str, Any]]:
     dept = f"ps_{uid}"
-    policy = write_policy(
-        tmp_path / "p.yaml",
-        [
-            {
-                "id": f"ps-{uid}",
-                "subscriber": dept,
-                "event_types": [BIRTH],
-                "fields": {"certificate_no": "clear", "baby_name": "mask"},
-                "legal_basis": "law",
-                "purpose": "register",
-                "approval": APPROVAL,
-            }
-        ],
-    )
-    worker = WorkerProcess(
+    worker = start_worker(
+        bootstrap,
+        uid,
         state_dir,
-        f"streams-{uid}",
-        bootstrap=bootstrap,
-        env={**worker_env, "GOVBUS_POLICY_FILE": str(policy)},
+        worker_env,
+        tmp_path,
+        [birth_subscription(uid, {"certificate_no": "clear", "baby_name": "mask"})],
     )
-    worker.start(timeout_s=120)
     settings = GatewaySettings(
         jwt_public_keys=[rsa_key[1]], jwt_issuer=ISSUER, rate_limit_per_minute=10_000
     )
@@ -140,14 +119,23 @@ def publish(n: int, seed: str) -> list[str]:
 
 
 def pull_until(
-    gw: Gateway, key: str, ids: set[str], cursor: str | None = None, timeout_s: float = 60
+    gw: Gateway,
+    key: str,
+    ids: set[str],
+    cursor: str | None = None,
+    timeout_s: float = 180,
+    from_time: str | None = None,
 ) -> tuple[list[dict[str, Any]], str]:
+    """Page through the subscriber's deliveries until every id in ``ids`` was served."""
     got: list[dict[str, Any]] = []
     deadline = time.monotonic() + timeout_s
-    while {e["id"] for e in got} < ids and time.monotonic() < deadline:
-        params: dict[str, Any] = {"limit": 100, "wait": 1}
+    while not ids <= {e["id"] for e in got} and time.monotonic() < deadline:
+        # The worker of a new app also delivers older events: read in full pages.
+        params: dict[str, Any] = {"limit": 500, "wait": 1}
         if cursor:
             params["cursor"] = cursor
+        elif from_time:
+            params["from_time"] = from_time
         r = httpx.get(f"{gw.url}/v1/events", params=params, headers={"X-API-Key": key}, timeout=30)
         assert r.status_code == 200, r.text
         got += r.json()["events"]
@@ -174,13 +162,8 @@ def test_pull_ack_and_replay(bootstrap: str, setup: dict[str, Any]) -> None:
     assert r.status_code == 200
     assert not {e["id"] for e in r.json()["events"]} & ids  # acked: not served again
     since = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)).isoformat()
-    r = httpx.get(
-        f"{gw.url}/v1/events",
-        params={"from_time": since, "limit": 500},
-        headers={"X-API-Key": key},
-        timeout=30,
-    )
-    assert ids <= {e["id"] for e in r.json()["events"]}  # replay from a time serves them again
+    replayed, _ = pull_until(gw, key, ids, from_time=since)
+    assert ids <= {e["id"] for e in replayed}  # replay from a time serves them again
     assert wait_until(
         lambda: (
             ids

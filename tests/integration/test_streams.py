@@ -28,7 +28,7 @@ from govbus.schemas.catalogue import default_catalogue
 from govbus.schemas.codec import AvroCodec
 from govbus.schemas.envelope import Envelope, delivery_id
 from govbus.streams.masking import mask_citizen_id, mask_mobile, mask_name
-from tests.integration.helpers import APPROVAL, read, read_all, wait_until, write_policy
+from tests.integration.helpers import APPROVAL, read, read_all, start_worker, wait_until
 
 BIRTH = "gov.health.birth_registered"
 BIRTH_V2_TOPIC = "govbus.events.health.birth_registered.v2"
@@ -78,10 +78,8 @@ def start_worker3(
 ) -> tuple[dict[str, str], dict[str, str], WorkerProcess]:
     """A running worker with the three subscriptions applied from a policy file."""
     subs, policy = three_subscriptions(uid)
-    env = {**env, "GOVBUS_POLICY_FILE": str(write_policy(tmp_path / "p.yaml", policy))}
-    worker = WorkerProcess(state_dir, f"streams-{uid}", env=env, bootstrap=bootstrap)
-    worker.start(timeout_s=120)
-    return subs, env, worker
+    worker = start_worker(bootstrap, uid, state_dir, {}, tmp_path, policy, env)
+    return subs, {**env, "GOVBUS_POLICY_FILE": str(tmp_path / "policy.yaml")}, worker
 
 
 @pytest.fixture

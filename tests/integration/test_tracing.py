@@ -28,7 +28,6 @@ from opentelemetry.trace import SpanKind
 from govbus.adapters.publisher import Publisher
 from govbus.config import ConnectionSettings, KeySettings
 from govbus.demo.sample_data import birth
-from govbus.devenv.worker import WorkerProcess
 from govbus.kafka_admin import ensure_topics
 from govbus.policy import parse_policy
 from govbus.pseudonym import Pseudonymizer
@@ -42,7 +41,7 @@ from govbus.streams.messages import InMessage
 from govbus.streams.pipeline import Pipeline
 from govbus.streams.sink import TransactionalSink
 from govbus.streams.validate import Validator
-from tests.integration.helpers import APPROVAL, read, write_policy
+from tests.integration.helpers import birth_subscription, free_port, read, start_worker
 
 BIRTH = "gov.health.birth_registered"
 TOPIC = "govbus.events.health.birth_registered.v2"
@@ -109,21 +108,7 @@ def test_one_trace_covers_publish_process_deliver_and_read(
 ) -> None:
     subscriber = f"ps_{uid}"
     ensure_topics(bootstrap, {delivery_topic(subscriber): {}}, partitions=1, replication=1)
-    policy = parse_policy(
-        {
-            "subscriptions": [
-                {
-                    "id": f"ps-{uid}",
-                    "subscriber": subscriber,
-                    "event_types": [BIRTH],
-                    "fields": {"certificate_no": "clear"},
-                    "legal_basis": "law",
-                    "purpose": "register",
-                    "approval": APPROVAL,
-                }
-            ]
-        }
-    )
+    policy = parse_policy({"subscriptions": [birth_subscription(uid)]})
     codec = AvroCodec()
     catalogue = default_catalogue()
     for event in catalogue:
@@ -187,28 +172,16 @@ def test_the_faust_worker_continues_the_publishers_trace(
     exporter: InMemorySpanExporter,
 ) -> None:
     subscriber = f"ps_{uid}"
-    policy = write_policy(
-        tmp_path / "p.yaml",
-        [
-            {
-                "id": f"ps-{uid}",
-                "subscriber": subscriber,
-                "event_types": [BIRTH],
-                "fields": {"certificate_no": "clear"},
-                "legal_basis": "law",
-                "purpose": "register",
-                "approval": APPROVAL,
-            }
-        ],
-    )
     span_file = tmp_path / "worker-spans.jsonl"
-    worker = WorkerProcess(
+    worker = start_worker(
+        bootstrap,
+        uid,
         state_dir,
-        f"streams-{uid}",
-        bootstrap=bootstrap,
-        env={**worker_env, "GOVBUS_POLICY_FILE": str(policy), "GOVBUS_OTEL_FILE": str(span_file)},
+        worker_env,
+        tmp_path,
+        [birth_subscription(uid)],
+        {"GOVBUS_OTEL_FILE": str(span_file)},
     )
-    worker.start(timeout_s=120)
     try:
         with Publisher("health") as pub:
             event_id = (
@@ -239,44 +212,23 @@ def test_the_faust_worker_continues_the_publishers_trace(
 def test_worker_metrics_endpoint_counts_what_happened(
     bootstrap: str, uid: str, state_dir: Path, worker_env: dict[str, str], tmp_path: Path
 ) -> None:
-    import socket  # noqa: PLC0415
-
     import httpx  # noqa: PLC0415
     from confluent_kafka import Producer  # noqa: PLC0415
 
     from govbus.schemas.envelope import Envelope  # noqa: PLC0415
     from tests.integration.helpers import wait_until  # noqa: PLC0415
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     subscriber = f"ps_{uid}"
-    policy = write_policy(
-        tmp_path / "p.yaml",
-        [
-            {
-                "id": f"ps-{uid}",
-                "subscriber": subscriber,
-                "event_types": [BIRTH],
-                "fields": {"certificate_no": "clear"},
-                "legal_basis": "law",
-                "purpose": "register",
-                "approval": APPROVAL,
-            }
-        ],
-    )
-    worker = WorkerProcess(
+    worker = start_worker(
+        bootstrap,
+        uid,
         state_dir,
-        f"streams-{uid}",
-        bootstrap=bootstrap,
-        env={
-            **worker_env,
-            "GOVBUS_POLICY_FILE": str(policy),
-            "OTEL_METRICS_EXPORTER": "prometheus",
-            "OTEL_EXPORTER_PROMETHEUS_PORT": str(port),
-        },
+        worker_env,
+        tmp_path,
+        [birth_subscription(uid)],
+        {"OTEL_METRICS_EXPORTER": "prometheus", "OTEL_EXPORTER_PROMETHEUS_PORT": str(port)},
     )
-    worker.start(timeout_s=120)
     try:
         with Publisher("health") as pub:
             ids = [
