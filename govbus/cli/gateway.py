@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 import typer
@@ -9,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from govbus import telemetry
-from govbus.config import ConnectionSettings, GatewaySettings, load
+from govbus.config import DEV_ONLY_SECRET, ConnectionSettings, GatewaySettings, load
 from govbus.gateway.keystore import KeyStore
 from govbus.logs import setup_logging
 
@@ -37,6 +38,11 @@ def run() -> None:
     setup_logging()
     telemetry.setup("govbus-gateway")
     settings = load(GatewaySettings)
+    if settings.api_key_pepper.get_secret_value() == DEV_ONLY_SECRET:
+        logging.getLogger("govbus.gateway").warning(
+            "using the built-in development API key pepper; set GOVBUS_API_KEY_PEPPER "
+            "outside local runs"
+        )
     uvicorn.run(
         create_app(settings=settings),
         host=settings.gateway_host,
