@@ -13,7 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from govbus.config import ConnectionSettings, GatewaySettings, load
 from govbus.devenv.probes import kafka_ready, pg_ready, redis_ready
-from govbus.gateway import routes_events, routes_publish
+from govbus.gateway import routes_admin, routes_events, routes_publish
 from govbus.gateway.audit import GatewayAudit
 from govbus.gateway.auth import Authenticator
 from govbus.gateway.consume import Consumption
@@ -45,6 +45,9 @@ def create_app(
             consumption=Consumption(conn.bootstrap, DeliveryDecoder(conn.bootstrap)),
             audit=GatewayAudit(conn.bootstrap, settings.instance_id),
             publishers=Publishers(),
+            keys=keys,
+            bootstrap=conn.bootstrap,
+            policy_topic=conn.policy_topic,
         )
         yield
         app.state.services.publishers.close()
@@ -100,4 +103,5 @@ def create_app(
 
     app.include_router(routes_events.router)
     app.include_router(routes_publish.router)
+    app.include_router(routes_admin.router)
     return app

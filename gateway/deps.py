@@ -13,6 +13,7 @@ from govbus.gateway import cursor as cursors
 from govbus.gateway.audit import GatewayAudit
 from govbus.gateway.auth import Authenticator, Principal
 from govbus.gateway.consume import Consumption
+from govbus.gateway.keystore import KeyStore
 from govbus.gateway.problems import Problem
 from govbus.gateway.ratelimit import RateLimiter
 
@@ -43,6 +44,9 @@ class Services:
     consumption: Consumption
     audit: GatewayAudit
     publishers: Publishers
+    keys: KeyStore
+    bootstrap: str
+    policy_topic: str
 
 
 def services(request: Request) -> Services:
