@@ -76,3 +76,39 @@ def list_() -> None:
             key_id, department, ",".join(roles), str(created)[:19], str(revoked or "")[:19]
         )
     console.print(table)
+
+
+acl_app = typer.Typer(
+    help="Kafka-native access: SCRAM users and ACLs from the policy.", no_args_is_help=True
+)
+
+
+@acl_app.command("sync")
+def acl_sync() -> None:
+    """Grant each department with a live subscription READ on its own delivery topic, its
+    consumer-group prefix and govbus.schemas; remove the ACLs of departments without one."""
+    from confluent_kafka.admin import AdminClient  # noqa: PLC0415
+
+    from govbus import policy_store  # noqa: PLC0415
+    from govbus.gateway.kafka_acl import sync  # noqa: PLC0415
+    from govbus.schemas.catalogue import default_catalogue  # noqa: PLC0415
+
+    conn = load(ConnectionSettings)
+    report = sync(
+        AdminClient({"bootstrap.servers": conn.bootstrap}),
+        policy_store.read(conn.bootstrap, conn.policy_topic),
+        default_catalogue(),
+    )
+    console.print(f"granted: {', '.join(report.granted) or '-'}")
+    console.print(f"revoked: {', '.join(report.revoked) or '-'}")
+
+
+@acl_app.command("user")
+def acl_user(department: Annotated[str, typer.Argument(help="department id")]) -> None:
+    """Create or rotate the department's SCRAM-SHA-512 user; prints the password once."""
+    from confluent_kafka.admin import AdminClient  # noqa: PLC0415
+
+    from govbus.gateway.kafka_acl import set_password  # noqa: PLC0415
+
+    conn = load(ConnectionSettings)
+    console.print(set_password(AdminClient({"bootstrap.servers": conn.bootstrap}), department))

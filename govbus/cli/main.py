@@ -27,6 +27,7 @@ app.add_typer(adapters.outbox_app, name="outbox")
 app.command(name="load")(adapters.load_file)
 app.add_typer(gateway.gateway_app, name="gateway")
 app.add_typer(gateway.keys_app, name="keys")
+app.add_typer(gateway.acl_app, name="acl")
 app.command(name="demo")(demo.demo)
 
 

@@ -15,6 +15,7 @@ from govbus.devenv.process import Managed, require_free_port, wait_until
 from govbus.errors import ServiceUnavailableError
 
 _COMPLETE = ".complete"
+SCRAM_JAAS = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
 
 
 class LocalKafka:
@@ -40,6 +41,7 @@ class LocalKafka:
         for port, what in (
             (self.settings.kafka_port, "Kafka"),
             (self.settings.kafka_controller_port, "the KRaft controller"),
+            (self.settings.kafka_sasl_port, "Kafka's SASL listener"),
         ):
             require_free_port(port, what)
         config = self._write_config()
@@ -110,12 +112,22 @@ class LocalKafka:
             "process.roles": "broker,controller",
             "node.id": "1",
             "controller.quorum.voters": f"1@127.0.0.1:{s.kafka_controller_port}",
+            # PLAINTEXT on loopback for the bus's own components; SASL/SCRAM for departments'
+            # own Kafka clients, which the StandardAuthorizer limits to what ACLs grant.
             "listeners": f"PLAINTEXT://127.0.0.1:{s.kafka_port},"
-            f"CONTROLLER://127.0.0.1:{s.kafka_controller_port}",
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{s.kafka_port}",
+            f"CONTROLLER://127.0.0.1:{s.kafka_controller_port},"
+            f"SASL_PLAINTEXT://127.0.0.1:{s.kafka_sasl_port}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{s.kafka_port},"
+            f"SASL_PLAINTEXT://127.0.0.1:{s.kafka_sasl_port}",
             "inter.broker.listener.name": "PLAINTEXT",
             "controller.listener.names": "CONTROLLER",
-            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,"
+            "SASL_PLAINTEXT:SASL_PLAINTEXT",
+            "sasl.enabled.mechanisms": "SCRAM-SHA-512",
+            "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config": SCRAM_JAAS,
+            "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            "super.users": "User:ANONYMOUS;User:admin",
+            "allow.everyone.if.no.acl.found": "false",
             "log.dirs": str(self.home / "data"),
             "num.partitions": "3",
             "offsets.topic.replication.factor": "1",
