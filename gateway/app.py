@@ -37,7 +37,11 @@ def create_app(
         app.state.services = Services(
             settings=settings,
             auth=Authenticator(
-                keys, settings.jwt_public_keys, settings.jwt_issuer, settings.jwt_audience
+                keys,
+                settings.jwt_public_keys,
+                settings.jwt_issuer,
+                settings.jwt_audience,
+                settings.jwks_url,
             ),
             limiter=RateLimiter(
                 redis.Redis.from_url(conn.redis, socket_timeout=2), settings.rate_limit_per_minute
@@ -102,6 +106,7 @@ def create_app(
         return {"status": "ready"}
 
     app.include_router(routes_events.router)
+    app.include_router(routes_events.schemas_router)
     app.include_router(routes_publish.router)
     app.include_router(routes_admin.router)
     return app

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import jwt
 
@@ -33,10 +34,16 @@ def unauthorized(detail: str) -> Problem:
 
 class Authenticator:
     def __init__(
-        self, keys: KeyStore, jwt_keys: list[Path], issuer: str | None, audience: str
+        self,
+        keys: KeyStore,
+        jwt_keys: list[Path],
+        issuer: str | None,
+        audience: str,
+        jwks_url: str | None = None,
     ) -> None:
         self.keys = keys
-        self.jwt_keys = [p.read_text() for p in jwt_keys]
+        self.jwt_keys: list[Any] = [p.read_text() for p in jwt_keys]
+        self.jwks = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=300) if jwks_url else None
         self.issuer = issuer
         self.audience = audience
 
@@ -52,11 +59,24 @@ class Authenticator:
             return self._jwt(authorization.removeprefix("Bearer ").strip())
         raise unauthorized("send an API key (X-API-Key) or a bearer token")
 
+    def _candidate_keys(self, token: str) -> list[Any]:
+        keys = list(self.jwt_keys)
+        if self.jwks is not None:
+            try:
+                keys.append(self.jwks.get_signing_key_from_jwt(token).key)
+            except jwt.PyJWKClientError as exc:
+                raise unauthorized(
+                    f"the bearer token's key is unknown: {type(exc).__name__}"
+                ) from None
+            except jwt.PyJWTError as exc:
+                raise unauthorized(f"the bearer token is not valid: {type(exc).__name__}") from None
+        return keys
+
     def _jwt(self, token: str) -> Principal:
-        if not self.jwt_keys:
+        if not self.jwt_keys and self.jwks is None:
             raise unauthorized("bearer tokens are not accepted here")
         claims = None
-        for key in self.jwt_keys:
+        for key in self._candidate_keys(token):
             try:
                 claims = jwt.decode(
                     token,

@@ -28,6 +28,7 @@ class Received:
     offset: int
     schema: Schema
     traceparent: str | None
+    raw: bytes = b""  # the Avro single-object bytes as delivered
 
 
 class DeliveryDecoder:
@@ -37,7 +38,7 @@ class DeliveryDecoder:
         self.bootstrap = bootstrap
         self.codec = AvroCodec()
 
-    def _refresh_schemas(self) -> None:
+    def refresh_schemas(self) -> None:
         for schema in read_all_schemas(self.bootstrap).values():
             self.codec.register(schema)
 
@@ -45,7 +46,7 @@ class DeliveryDecoder:
         value: bytes = msg.value()
         fp = self.codec.fingerprint_of(value)
         if self.codec.schema(fp) is None:
-            self._refresh_schemas()
+            self.refresh_schemas()
         _, record = self.codec.decode(value)
         headers = header_dict(msg.headers())
         schema = self.codec.schema(fp) or {}
@@ -57,6 +58,7 @@ class DeliveryDecoder:
             msg.offset(),
             schema,
             headers.get("traceparent"),
+            value,
         )
 
 

@@ -4,12 +4,14 @@ delivery topic, derived from its authenticated department."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
 import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from sse_starlette.sse import EventSourceResponse
@@ -29,10 +31,11 @@ class AckRequest(BaseModel):
     cursor: str = Field(min_length=1, max_length=4096)
 
 
-def cloudevent(item: Received, after: dict[int, int]) -> dict[str, Any]:
-    """CloudEvents JSON format, plus the cursor after this event."""
+def cloudevent(item: Received, after: dict[int, int], *, avro: bool = False) -> dict[str, Any]:
+    """CloudEvents JSON format, plus the cursor after this event. With ``avro`` the data is
+    the delivered Avro single-object bytes in ``data_base64`` (schema: GET /v1/schemas/{fp})."""
     env = item.envelope
-    return {
+    event: dict[str, Any] = {
         "specversion": "1.0",
         "id": env.id,
         "source": env.source,
@@ -40,11 +43,16 @@ def cloudevent(item: Received, after: dict[int, int]) -> dict[str, Any]:
         "subject": env.subject,
         "time": env.time.isoformat(),
         "dataschema": env.dataschema,
-        "datacontenttype": "application/json",
-        "data": to_json(item.record),
         "govbussubscription": item.subscription,
         "govbuscursor": cursors.encode(after),
     }
+    if avro:
+        event["datacontenttype"] = "application/avro"
+        event["data_base64"] = base64.b64encode(item.raw).decode()
+    else:
+        event["datacontenttype"] = "application/json"
+        event["data"] = to_json(item.record)
+    return event
 
 
 def audit_reads(svc: Services, who: Principal, page: Page, request: Request) -> None:
@@ -69,9 +77,11 @@ async def pull(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
     wait: Annotated[float, Query(ge=0, le=30, description="long-poll seconds")] = 0,
     from_time: Annotated[dt.datetime | None, Query(description="replay from (RFC 3339)")] = None,
+    accept: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
     """Your deliveries after ``cursor`` (or after your last ack, or from ``from_time``).
-    Pass the returned cursor to the next pull, and ack it once processed."""
+    Pass the returned cursor to the next pull, and ack it once processed. With
+    ``Accept: application/avro`` each event carries its Avro bytes in ``data_base64``."""
     if limit > svc.settings.pull_max:
         raise Problem(422, "limit-too-large", f"limit is at most {svc.settings.pull_max}")
     page = await run_in_threadpool(
@@ -84,7 +94,10 @@ async def pull(
     )
     audit_reads(svc, who, page, request)
     return {
-        "events": [cloudevent(item, after) for item, after in page.events],
+        "events": [
+            cloudevent(item, after, avro="application/avro" in (accept or ""))
+            for item, after in page.events
+        ],
         "cursor": cursors.encode(page.cursor),
     }
 
@@ -130,3 +143,23 @@ async def stream(
             await asyncio.sleep(0)
 
     return EventSourceResponse(events(), ping=15)
+
+
+schemas_router = APIRouter(prefix="/v1/schemas", tags=["subscribers"])
+
+
+@schemas_router.get("/{fingerprint}")
+async def schema(
+    fingerprint: Annotated[str, PathParam(pattern=r"^[0-9a-f]{16}$")],
+    svc: ServicesDep,
+    who: SubscriberDep,
+) -> dict[str, Any]:
+    """The Avro schema of a delivery (the ``dataschema`` is ``govbus:schema:<fingerprint>``)."""
+    decoder = svc.consumption.decoder
+    found = decoder.codec.schema(bytes.fromhex(fingerprint))
+    if found is None:
+        await run_in_threadpool(decoder.refresh_schemas)
+        found = decoder.codec.schema(bytes.fromhex(fingerprint))
+    if found is None:
+        raise Problem(404, "no-such-schema", f"no delivery schema {fingerprint}")
+    return found

@@ -164,6 +164,9 @@ class GatewaySettings(_Base):
     jwt_public_keys: list[Path] = Field(
         default_factory=list, description="PEM public keys accepted for bearer JWTs."
     )
+    jwks_url: str | None = Field(
+        default=None, description="JWKS URL of the identity provider (keys chosen by `kid`)."
+    )
     jwt_issuer: str | None = Field(default=None, description="Required `iss` of bearer JWTs.")
     jwt_audience: str = Field(default="govbus", description="Required `aud` of bearer JWTs.")
     max_body_bytes: int = Field(default=256_000, ge=1024, description="Larger bodies get 413.")

@@ -410,3 +410,82 @@ def test_http_publish_is_validated_owned_and_idempotent(setup: dict[str, Any]) -
         "catalogue-unknown_type",
     )
     problem(httpx.post(url, json=body, headers={"X-API-Key": setup["key"]}), 403, "forbidden")
+
+
+def test_avro_on_request_decodes_with_the_served_schema(setup: dict[str, Any]) -> None:
+    import base64  # noqa: PLC0415
+
+    from govbus.schemas.codec import AvroCodec  # noqa: PLC0415
+
+    gw, key, dept = setup["gw"], setup["key"], setup["dept"]
+    wanted = {delivery_id(dept, "health", e) for e in publish(1, setup["uid"] + "avro")}
+    events, _ = pull_until(gw, key, wanted)
+    event = next(e for e in events if e["id"] in wanted)
+    r = httpx.get(
+        f"{gw.url}/v1/events",
+        params={"limit": 500, "from_time": event["time"]},
+        headers={"X-API-Key": key, "Accept": "application/avro"},
+        timeout=60,
+    )
+    binary = next(e for e in r.json()["events"] if e["id"] == event["id"])
+    assert binary["datacontenttype"] == "application/avro"
+    assert "data" not in binary
+    raw = base64.b64decode(binary["data_base64"])
+    assert raw[:2] == b"\xc3\x01"
+    fingerprint = binary["dataschema"].removeprefix("govbus:schema:")
+    schema = httpx.get(f"{gw.url}/v1/schemas/{fingerprint}", headers={"X-API-Key": key}).json()
+    codec = AvroCodec()
+    codec.register(schema)
+    assert codec.decode(raw)[1] == event["data"]
+    problem(
+        httpx.get(f"{gw.url}/v1/schemas/{'0' * 16}", headers={"X-API-Key": key}),
+        404,
+        "no-such-schema",
+    )
+
+
+def test_bearer_keys_from_a_jwks_url(runtime: ConnectionSettings, uid: str) -> None:
+    import http.server  # noqa: PLC0415
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    jwks = json.dumps({"keys": [{**jwk, "kid": "k1", "use": "sig", "alg": "RS256"}]}).encode()
+
+    class Jwks(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(jwks)
+
+        def log_message(self, *args: Any) -> None:
+            return
+
+    idp = http.server.HTTPServer(("127.0.0.1", 0), Jwks)
+    threading.Thread(target=idp.serve_forever, daemon=True).start()
+    settings = GatewaySettings(
+        jwks_url=f"http://127.0.0.1:{idp.server_port}/jwks.json", jwt_issuer=ISSUER
+    )
+    try:
+        with Gateway(runtime, settings) as gw:
+            now = int(time.time())
+            claims = {
+                "sub": "app",
+                "aud": "govbus",
+                "iss": ISSUER,
+                "exp": now + 300,
+                "department": f"jw_{uid}",
+                "roles": ["subscriber"],
+            }
+            good = jwt.encode(claims, key, algorithm="RS256", headers={"kid": "k1"})
+            r = httpx.get(f"{gw.url}/v1/events", headers={"Authorization": f"Bearer {good}"})
+            problem(r, 404, "no-subscription")  # authenticated; it just has no grant yet
+            unknown = jwt.encode(claims, key, algorithm="RS256", headers={"kid": "k2"})
+            problem(
+                httpx.get(f"{gw.url}/v1/events", headers={"Authorization": f"Bearer {unknown}"}),
+                401,
+                "unauthorized",
+            )
+    finally:
+        idp.shutdown()
+        idp.server_close()
