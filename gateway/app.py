@@ -44,7 +44,9 @@ def create_app(
                 settings.jwks_url,
             ),
             limiter=RateLimiter(
-                redis.Redis.from_url(conn.redis, socket_timeout=2), settings.rate_limit_per_minute
+                redis.Redis.from_url(conn.redis, socket_timeout=2),
+                settings.rate_limit_per_minute,
+                settings.quota_per_day,
             ),
             consumption=Consumption(conn.bootstrap, DeliveryDecoder(conn.bootstrap)),
             audit=GatewayAudit(conn.bootstrap, settings.instance_id),

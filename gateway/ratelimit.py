@@ -1,4 +1,5 @@
-"""Requests per department per minute, counted in Redis (shared by every gateway)."""
+"""Per department, counted in Redis (shared by every gateway instance): a request rate per
+minute and a request quota per day. Over either: 429 with Retry-After."""
 
 from __future__ import annotations
 
@@ -8,20 +9,27 @@ import redis
 
 from govbus.gateway.problems import Problem
 
+MINUTE = 60
+DAY = 86_400
+
 
 class RateLimiter:
-    def __init__(self, client: redis.Redis, per_minute: int) -> None:
+    def __init__(self, client: redis.Redis, per_minute: int, per_day: int | None = None) -> None:
         self.client = client
         self.per_minute = per_minute
+        self.per_day = per_day
 
     def check(self, department: str) -> None:
-        window = int(time.time() // 60)
-        key = f"govbus:ratelimit:{department}:{window}"
+        now = time.time()
+        minute_key = f"govbus:ratelimit:{department}:{int(now // MINUTE)}"
+        day_key = f"govbus:quota:{department}:{int(now // DAY)}"
         try:
             pipe = self.client.pipeline(transaction=False)
-            pipe.incr(key)
-            pipe.expire(key, 120)
-            count = int(pipe.execute()[0])
+            pipe.incr(minute_key)
+            pipe.expire(minute_key, 2 * MINUTE)
+            pipe.incr(day_key)
+            pipe.expire(day_key, 2 * DAY)
+            this_minute, _, today, _ = pipe.execute()
         except redis.RedisError:
             raise Problem(
                 503,
@@ -29,8 +37,16 @@ class RateLimiter:
                 "cannot check the rate limit; try again shortly",
                 headers={"Retry-After": "5"},
             ) from None
-        if count > self.per_minute:
-            retry = 60 - int(time.time()) % 60
+        if self.per_day is not None and int(today) > self.per_day:
+            retry = DAY - int(now) % DAY
+            raise Problem(
+                429,
+                "quota-exceeded",
+                f"the daily quota of {self.per_day} requests is used up",
+                headers={"Retry-After": str(max(retry, 1))},
+            )
+        if int(this_minute) > self.per_minute:
+            retry = MINUTE - int(now) % MINUTE
             raise Problem(
                 429,
                 "rate-limited",

@@ -173,6 +173,9 @@ class GatewaySettings(_Base):
     rate_limit_per_minute: int = Field(
         default=600, ge=1, description="Requests per department per minute (429 beyond)."
     )
+    quota_per_day: int | None = Field(
+        default=None, ge=1, description="Requests per department per day (429 beyond); unset: none."
+    )
     pull_max: int = Field(default=500, ge=1, description="Upper bound of `limit` on pulls.")
 
 

@@ -489,3 +489,19 @@ def test_bearer_keys_from_a_jwks_url(runtime: ConnectionSettings, uid: str) -> N
     finally:
         idp.shutdown()
         idp.server_close()
+
+
+def test_daily_quota_answers_429(runtime: ConnectionSettings, uid: str) -> None:
+    settings = GatewaySettings(rate_limit_per_minute=1000, quota_per_day=2)
+    keys = KeyStore(runtime.pg, settings.api_key_pepper.get_secret_value().encode())
+    keys.init()
+    key = keys.issue(f"qt_{uid}", ["subscriber"])
+    with Gateway(runtime, settings) as gw:
+        codes = [
+            httpx.get(f"{gw.url}/v1/events", headers={"X-API-Key": key}).status_code
+            for _ in range(2)
+        ]
+        r = httpx.get(f"{gw.url}/v1/events", headers={"X-API-Key": key})
+    assert codes == [404, 404]
+    problem(r, 429, "quota-exceeded")
+    assert int(r.headers["Retry-After"]) >= 1
