@@ -8,7 +8,7 @@ import asyncio
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Path
+from fastapi import APIRouter, Body, Depends, Header, Path, Request
 from fastapi.responses import JSONResponse
 
 from govbus.adapters.publisher import PublishError
@@ -28,6 +28,7 @@ def publisher(who: Annotated[Principal, Depends(principal)]) -> Principal:
 
 @router.post("/{event_type}", status_code=202)
 async def publish(
+    request: Request,
     svc: ServicesDep,
     who: Annotated[Principal, Depends(publisher)],
     event_type: Annotated[str, Path(pattern=r"^gov\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")],
@@ -59,4 +60,12 @@ async def publish(
         result = await asyncio.wrap_future(future)
     except PublishError as exc:
         raise Problem(503, "kafka-unavailable", str(exc)) from None
+    svc.audit.record(
+        "published",
+        subscriber=who.department,
+        delivery_id=result.event_id,
+        detail=f"{event.ce_type} by {who.credential} request "
+        f"{request.state.request_id} at {result.topic}/{result.partition}/"
+        f"{result.offset}",
+    )
     return JSONResponse({"id": result.event_id, "type": event.ce_type}, status_code=202)

@@ -15,7 +15,15 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 Kind = Literal[
-    "accepted", "delivered", "duplicate", "dead_letter", "read", "acked", "policy", "correction"
+    "published",
+    "accepted",
+    "delivered",
+    "duplicate",
+    "dead_letter",
+    "read",
+    "acked",
+    "policy",
+    "correction",
 ]
 GENESIS = "0" * 64
 

@@ -99,6 +99,7 @@ def setup(
     try:
         with Gateway(runtime, settings) as gw:
             yield {
+                "bootstrap": bootstrap,
                 "dept": dept,
                 "gw": gw,
                 "keys": keys,
@@ -125,6 +126,7 @@ def pull_until(
     cursor: str | None = None,
     timeout_s: float = 180,
     from_time: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> tuple[list[dict[str, Any]], str]:
     """Page through the subscriber's deliveries until every id in ``ids`` was served."""
     got: list[dict[str, Any]] = []
@@ -136,7 +138,12 @@ def pull_until(
             params["cursor"] = cursor
         elif from_time:
             params["from_time"] = from_time
-        r = httpx.get(f"{gw.url}/v1/events", params=params, headers={"X-API-Key": key}, timeout=30)
+        r = httpx.get(
+            f"{gw.url}/v1/events",
+            params=params,
+            headers={"X-API-Key": key, **(headers or {})},
+            timeout=30,
+        )
         assert r.status_code == 200, r.text
         got += r.json()["events"]
         cursor = r.json()["cursor"]
@@ -387,6 +394,17 @@ def test_http_publish_is_validated_owned_and_idempotent(setup: dict[str, Any]) -
     wanted = delivery_id(dept, "health", f"hc-{uid}")
     events, _ = pull_until(gw, setup["key"], {wanted})
     assert [e["id"] for e in events].count(wanted) == 1  # the retry was a counted duplicate
+    assert wait_until(
+        lambda: (
+            sum(
+                1
+                for r in read_audit(setup["bootstrap"])
+                if r.kind == "published" and r.delivery_id == f"hc-{uid}"
+            )
+            == 2
+        ),
+        30,
+    )
 
     bad = {
         **body,
@@ -421,13 +439,9 @@ def test_avro_on_request_decodes_with_the_served_schema(setup: dict[str, Any]) -
     wanted = {delivery_id(dept, "health", e) for e in publish(1, setup["uid"] + "avro")}
     events, _ = pull_until(gw, key, wanted)
     event = next(e for e in events if e["id"] in wanted)
-    r = httpx.get(
-        f"{gw.url}/v1/events",
-        params={"limit": 500, "from_time": event["time"]},
-        headers={"X-API-Key": key, "Accept": "application/avro"},
-        timeout=60,
-    )
-    binary = next(e for e in r.json()["events"] if e["id"] == event["id"])
+    # Not acked, so a second pass pages through the same deliveries, this time as Avro.
+    as_avro, _ = pull_until(gw, key, wanted, headers={"Accept": "application/avro"})
+    binary = next(e for e in as_avro if e["id"] == event["id"])
     assert binary["datacontenttype"] == "application/avro"
     assert "data" not in binary
     raw = base64.b64decode(binary["data_base64"])
