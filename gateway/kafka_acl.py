@@ -51,55 +51,19 @@ def live_subscribers(doc: PolicyDocument, catalogue: Catalogue, now: dt.datetime
 
 
 def bindings(department: str) -> list[AclBinding]:
+    """What a department may do on the broker, and nothing more."""
     principal = f"User:{check_party_id(department)}"
-    allow = AclPermissionType.ALLOW
     topic = delivery_topic(department)
+    grants = [
+        (ResourceType.TOPIC, topic, ResourcePatternType.LITERAL, AclOperation.READ),
+        (ResourceType.TOPIC, topic, ResourcePatternType.LITERAL, AclOperation.DESCRIBE),
+        (ResourceType.TOPIC, SCHEMAS, ResourcePatternType.LITERAL, AclOperation.READ),
+        (ResourceType.TOPIC, SCHEMAS, ResourcePatternType.LITERAL, AclOperation.DESCRIBE),
+        (ResourceType.GROUP, f"{department}.", ResourcePatternType.PREFIXED, AclOperation.READ),
+    ]
     return [
-        AclBinding(
-            ResourceType.TOPIC,
-            topic,
-            ResourcePatternType.LITERAL,
-            principal,
-            "*",
-            AclOperation.READ,
-            allow,
-        ),
-        AclBinding(
-            ResourceType.TOPIC,
-            topic,
-            ResourcePatternType.LITERAL,
-            principal,
-            "*",
-            AclOperation.DESCRIBE,
-            allow,
-        ),
-        AclBinding(
-            ResourceType.TOPIC,
-            SCHEMAS,
-            ResourcePatternType.LITERAL,
-            principal,
-            "*",
-            AclOperation.READ,
-            allow,
-        ),
-        AclBinding(
-            ResourceType.TOPIC,
-            SCHEMAS,
-            ResourcePatternType.LITERAL,
-            principal,
-            "*",
-            AclOperation.DESCRIBE,
-            allow,
-        ),
-        AclBinding(
-            ResourceType.GROUP,
-            f"{department}.",
-            ResourcePatternType.PREFIXED,
-            principal,
-            "*",
-            AclOperation.READ,
-            allow,
-        ),
+        AclBinding(restype, name, pattern, principal, "*", operation, AclPermissionType.ALLOW)
+        for restype, name, pattern, operation in grants
     ]
 
 
