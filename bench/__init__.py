@@ -1,0 +1,1 @@
+"""Benchmarks against the real local broker: `python -m bench` (see docs/benchmarks.md)."""

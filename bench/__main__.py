@@ -1,0 +1,268 @@
+"""One run, one broker, side by side: raw confluent-kafka vs the bus end to end, masking on
+vs off, Redis dedupe pipelined vs not, and the worker's peak memory.
+
+    .venv/bin/python -m bench [--events 5000]
+
+Writes bench/results/<timestamp>.json and prints the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import random
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import redis
+import yaml
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from govbus.adapters.publisher import Publisher
+from govbus.config import ConnectionSettings, LocalRuntimeSettings, load
+from govbus.demo.sample_data import birth
+from govbus.devenv.runtime import Runtime
+from govbus.devenv.worker import WorkerProcess
+from govbus.kafka_admin import ensure_topics
+from govbus.schemas.topics import delivery_topic
+from govbus.streams.dedupe import RedisDedupe, UnpipelinedRedisDedupe
+
+BIRTH = "gov.health.birth_registered"
+APPROVAL = {"approver": "bench", "approved_at": "2026-01-01T00:00:00Z"}
+MASKED = {
+    "certificate_no": "mask",
+    "baby_name": "mask",
+    "mother_id": "pseudonym",
+    "birth_date": "generalize.year_month",
+    "guardian_phone": "mask",
+    "birth_region": "generalize.district",
+}
+CLEAR = dict.fromkeys(MASKED, "clear")
+
+
+def raw_kafka(bootstrap: str, n: int, payload: bytes) -> dict[str, float]:
+    """The ceiling: produce n messages (idempotent, acks=all) and consume them back."""
+    topic = f"bench.raw.{uuid.uuid4().hex[:8]}"
+    ensure_topics(bootstrap, {topic: {}}, partitions=3, replication=1)
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 5,
+            "compression.type": "lz4",
+        }
+    )
+    started = time.perf_counter()
+    for i in range(n):
+        while True:
+            try:
+                producer.produce(topic, payload, str(i).encode())
+                break
+            except BufferError:
+                producer.poll(0.05)
+    producer.flush(60)
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"bench-{uuid.uuid4()}",
+            "auto.offset.reset": "earliest",
+        }
+    )
+    consumer.assign([TopicPartition(topic, p, 0) for p in range(3)])
+    got = 0
+    while got < n:
+        got += sum(1 for m in consumer.consume(1000, 1.0) if m.error() is None)
+    consumer.close()
+    seconds = time.perf_counter() - started
+    return {"events": n, "seconds": seconds, "events_per_s": n / seconds}
+
+
+def policy_file(uid: str, fields: dict[str, str]) -> tuple[Path, list[str]]:
+    subscribers = [f"b{i}_{uid}" for i in range(3)]
+    subs = [
+        {
+            "id": f"bench-{s}",
+            "subscriber": s,
+            "event_types": [BIRTH],
+            "fields": fields,
+            "legal_basis": "benchmark",
+            "purpose": "measure the bus",
+            "approval": APPROVAL,
+        }
+        for s in subscribers
+    ]
+    path = Path(tempfile.mkdtemp()) / "policy.yaml"
+    path.write_text(yaml.safe_dump({"version": 1, "subscriptions": subs}))
+    return path, subscribers
+
+
+def end_positions(consumer: Consumer, topic: str) -> list[TopicPartition]:
+    meta = consumer.list_topics(topic, timeout=10).topics[topic]
+    return [
+        TopicPartition(
+            topic, p, consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+        )
+        for p in meta.partitions
+    ]
+
+
+def topic_end(consumer: Consumer, topic: str) -> int:
+    meta = consumer.list_topics(topic, timeout=10).topics[topic]
+    return sum(
+        consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+        for p in meta.partitions
+    )
+
+
+def bus_end_to_end(
+    conn: ConnectionSettings, n: int, fields: dict[str, str], label: str
+) -> dict[str, Any]:
+    """Publish n typed events with 3 matching subscriptions; time until every delivery
+    topic holds n committed deliveries. A fresh app id and subscribers per run."""
+    uid = uuid.uuid4().hex[:8]
+    policy, subscribers = policy_file(uid, fields)
+    state = load(LocalRuntimeSettings).state_dir
+    worker = WorkerProcess(
+        state,
+        f"bench-{label}-{uid}",
+        bootstrap=conn.bootstrap,
+        env={
+            "GOVBUS_APP_ID": f"bench-{label}-{uid}",
+            "GOVBUS_WORKER_ID": f"bench-{uid}",
+            "GOVBUS_POLICY_FILE": str(policy),
+            "GOVBUS_POLICY_TOPIC": f"govbus.policy.bench-{uid}",
+            "GOVBUS_DATA_DIR": str(Path(tempfile.mkdtemp())),
+        },
+    )
+    worker.start(timeout_s=120)
+    probe = Consumer({"bootstrap.servers": conn.bootstrap, "group.id": f"probe-{uid}"})
+    try:
+        # The new app first works through the existing backlog; wait until it is idle.
+        baseline = dict.fromkeys(subscribers, -1)
+        while True:
+            now = {s: topic_end(probe, delivery_topic(s)) for s in subscribers}
+            if now == baseline:
+                break
+            baseline = now
+            time.sleep(3)
+        starts = {s: end_positions(probe, delivery_topic(s)) for s in subscribers}
+        rng = random.Random(uid)
+        events = [birth(rng, dt.date.today()) for _ in range(n)]
+        started = time.perf_counter()
+        with Publisher("health") as pub:
+            futures = [pub.publish(BIRTH, e) for e in events]
+            for future in futures:
+                future.result(timeout=120)
+        published = time.perf_counter() - started
+        counts = dict.fromkeys(subscribers, 0)
+        readers = {}
+        for s in subscribers:
+            reader = Consumer(
+                {
+                    "bootstrap.servers": conn.bootstrap,
+                    "group.id": f"r-{uid}-{s}",
+                    "isolation.level": "read_committed",
+                }
+            )
+            reader.assign(starts[s])
+            readers[s] = reader
+        deadline = time.perf_counter() + 600
+        while min(counts.values()) < n and time.perf_counter() < deadline:
+            for s, reader in readers.items():
+                counts[s] += sum(1 for m in reader.consume(1000, 0.2) if m.error() is None)
+        seconds = time.perf_counter() - started
+        for reader in readers.values():
+            reader.close()
+        rss = peak_rss_mb(worker.process.pid())
+        return {
+            "events": n,
+            "subscribers": 3,
+            "seconds": seconds,
+            "publish_seconds": published,
+            "events_per_s": n / seconds,
+            "deliveries": sum(counts.values()),
+            "worker_peak_rss_mb": rss,
+        }
+    finally:
+        probe.close()
+        worker.stop()
+
+
+def peak_rss_mb(pid: int | None) -> float:
+    if pid is None:
+        return 0.0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def dedupe(url: str, n: int) -> dict[str, float]:
+    client = redis.Redis.from_url(url)
+    out = {}
+    for label, store in (
+        ("pipelined", RedisDedupe(client, f"bench-{uuid.uuid4()}", 600)),
+        ("unpipelined", UnpipelinedRedisDedupe(client, f"bench-{uuid.uuid4()}", 600)),
+    ):
+        keys = [f"id:health:{uuid.uuid4()}" for _ in range(n)]
+        owners = [f"t/0/{i}" for i in range(n)]
+        started = time.perf_counter()
+        for i in range(0, n, 200):  # batches as the worker claims them
+            store.claim(keys[i : i + 200], owners[i : i + 200])
+        out[f"{label}_claims_per_s"] = n / (time.perf_counter() - started)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=5000)
+    args = parser.parse_args()
+    Runtime().up()
+    conn = load(ConnectionSettings)
+    sample = birth(random.Random(1), dt.date.today())
+    payload = json.dumps(sample, default=str).encode()
+    results: dict[str, Any] = {
+        "when": dt.datetime.now(dt.UTC).isoformat(),
+        "events": args.events,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+    }
+    print(f"raw confluent-kafka, {args.events} events ...")
+    results["raw"] = raw_kafka(conn.bootstrap, args.events, payload)
+    print("bus end to end, masking on ...")
+    results["bus_masked"] = bus_end_to_end(conn, args.events, MASKED, "masked")
+    print("bus end to end, masking off ...")
+    results["bus_clear"] = bus_end_to_end(conn, args.events, CLEAR, "clear")
+    print("dedupe store ...")
+    results["dedupe"] = dedupe(conn.redis, 20_000)
+    results["ratios"] = {
+        "bus_over_raw": results["bus_masked"]["events_per_s"] / results["raw"]["events_per_s"],
+        "masking_on_over_off": results["bus_masked"]["events_per_s"]
+        / results["bus_clear"]["events_per_s"],
+        "dedupe_pipelined_over_unpipelined": results["dedupe"]["pipelined_claims_per_s"]
+        / results["dedupe"]["unpipelined_claims_per_s"],
+    }
+    out = Path(__file__).parent / "results" / f"{dt.datetime.now():%Y%m%d-%H%M%S}.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    print(
+        json.dumps(
+            {k: results[k] for k in ("raw", "bus_masked", "bus_clear", "dedupe", "ratios")},
+            indent=2,
+        )
+    )
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
