@@ -37,19 +37,27 @@ class RateLimiter:
                 "cannot check the rate limit; try again shortly",
                 headers={"Retry-After": "5"},
             ) from None
-        if self.per_day is not None and int(today) > self.per_day:
-            retry = DAY - int(now) % DAY
-            raise Problem(
-                429,
-                "quota-exceeded",
-                f"the daily quota of {self.per_day} requests is used up",
-                headers={"Retry-After": str(max(retry, 1))},
+        if self.per_day is not None:
+            _enforce(
+                int(today),
+                self.per_day,
+                DAY,
+                now,
+                code="quota-exceeded",
+                detail=f"the daily quota of {self.per_day} requests is used up",
             )
-        if int(this_minute) > self.per_minute:
-            retry = MINUTE - int(now) % MINUTE
-            raise Problem(
-                429,
-                "rate-limited",
-                f"more than {self.per_minute} requests this minute",
-                headers={"Retry-After": str(max(retry, 1))},
-            )
+        _enforce(
+            int(this_minute),
+            self.per_minute,
+            MINUTE,
+            now,
+            code="rate-limited",
+            detail=f"more than {self.per_minute} requests this minute",
+        )
+
+
+def _enforce(count: int, limit: int, window_s: int, now: float, *, code: str, detail: str) -> None:
+    """429 with Retry-After = the rest of the fixed window, when ``count`` is over ``limit``."""
+    if count > limit:
+        retry = window_s - int(now) % window_s
+        raise Problem(429, code, detail, headers={"Retry-After": str(max(retry, 1))})

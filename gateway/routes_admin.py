@@ -136,18 +136,17 @@ async def _decide(
                 "not-provider",
                 f"only the providing department ({', '.join(sorted(owners))}) decides",
             )
-    update: dict[str, Any] = {"status": status}
-    if status == "active":
-        update["approval"] = Approval(
+    if status == "revoked":
+        changed = policy_store.revoked(sub, decision.reason)
+    elif status == "active":
+        approval = Approval(
             approver=f"{who.department}:{who.credential}",
             approved_at=now,
             reference=decision.reference,
         )
+        changed = sub.model_copy(update={"status": status, "approval": approval})
     else:
-        update["rejection_reason"] = decision.reason
-    if status == "revoked":
-        update["expires"] = now
-    changed = sub.model_copy(update=update)
+        changed = sub.model_copy(update={"status": status, "rejection_reason": decision.reason})
     await _write(svc, who, changed, {"active": "approved"}.get(status, status))
     return changed.model_dump(mode="json", by_alias=True, exclude_none=True)
 

@@ -16,6 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from sse_starlette.sse import EventSourceResponse
 
+from govbus import telemetry
 from govbus.gateway import cursor as cursors
 from govbus.gateway.auth import Principal
 from govbus.gateway.consume import Page
@@ -57,13 +58,12 @@ def cloudevent(item: Received, after: dict[int, int], *, avro: bool = False) -> 
 
 def audit_reads(svc: Services, who: Principal, page: Page, request: Request) -> None:
     for item, _ in page.events:
-        parts = (item.traceparent or "").split("-")
         svc.audit.record(
             "read",
             subscriber=who.department,
             delivery_id=item.envelope.id,
             detail=f"{who.credential} request {request.state.request_id}",
-            trace_id=parts[1] if len(parts) == 4 else "",
+            trace_id=telemetry.trace_id_of(item.traceparent),
         )
 
 

@@ -80,6 +80,15 @@ def extract(headers: Any) -> otel_context.Context:
     return _extract(headers, getter=GETTER)
 
 
+def trace_id_of(traceparent: str | bytes | None) -> str:
+    """The trace id of a W3C traceparent (00-<trace id>-<span id>-<flags>), or ''."""
+    if not traceparent:
+        return ""
+    text = traceparent.decode(errors="replace") if isinstance(traceparent, bytes) else traceparent
+    parts = text.split("-")
+    return parts[1] if len(parts) == 4 and len(parts[1]) == 32 else ""
+
+
 def tracer() -> trace.Tracer:
     return trace.get_tracer(TRACER)
 

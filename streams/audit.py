@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import replace
 
+from govbus import telemetry
 from govbus.schemas.audit import AuditRecord, ChainState, append
 from govbus.schemas.envelope import Envelope, header_dict
 from govbus.schemas.topics import AUDIT
@@ -13,13 +14,8 @@ from govbus.streams.messages import Accepted, InMessage, Output, Rejected
 
 
 def trace_id(msg: InMessage) -> str:
-    """The trace id of a W3C traceparent header (00-<trace id>-<span id>-<flags>), if any."""
-    for key, value in msg.headers:
-        if key == "traceparent":
-            parts = value.decode(errors="replace").split("-")
-            if len(parts) == 4 and len(parts[1]) == 32:
-                return parts[1]
-    return ""
+    """The trace id of the message's traceparent header, if any."""
+    return next((telemetry.trace_id_of(v) for k, v in msg.headers if k == "traceparent"), "")
 
 
 def _position(msg: InMessage) -> str:
