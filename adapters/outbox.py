@@ -59,6 +59,7 @@ def enqueue(
     event_id: str | None = None,
     correlation_id: str | None = None,
     causation_id: str | None = None,
+    corrects: str | None = None,
     traceparent: str | None = None,
     table: str = DEFAULT_TABLE,
 ) -> str:
@@ -68,8 +69,8 @@ def enqueue(
     conn.execute(
         sql.SQL(
             "INSERT INTO {} (id, source, aggregate_type, aggregate_id, event_type, event_version,"
-            " payload, correlation_id, causation_id, traceparent)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " payload, correlation_id, causation_id, corrects, traceparent)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
         ).format(sql.Identifier(check_table(table))),
         (
             event_id,
@@ -81,6 +82,7 @@ def enqueue(
             json.dumps(to_json(data), ensure_ascii=False),
             correlation_id,
             causation_id,
+            corrects,
             traceparent,
         ),
     )

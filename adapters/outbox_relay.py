@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 _CLAIM = """
 SELECT o.seq, o.id::text, o.source, o.event_type, o.event_version, o.payload,
-       o.correlation_id, o.causation_id, o.traceparent, o.created_at
+       o.correlation_id, o.causation_id, o.corrects, o.traceparent, o.created_at
   FROM {table} o
  WHERE o.status = 'pending'
    AND NOT EXISTS (SELECT 1 FROM {table} p
@@ -141,7 +141,19 @@ class OutboxRelay:
         return len(rows)
 
     def _send(self, row: tuple[Any, ...]) -> Any:
-        _, event_id, source, event_type, version, payload, corr, cause, traceparent, created = row
+        (
+            _,
+            event_id,
+            source,
+            event_type,
+            version,
+            payload,
+            corr,
+            cause,
+            corrects,
+            parent,
+            created,
+        ) = row
         publisher = self.publisher(source)
         encoder: EventEncoder = publisher.encoder
         event = encoder.event_type(event_type, version)
@@ -153,7 +165,8 @@ class OutboxRelay:
             time=created,
             correlation_id=corr,
             causation_id=cause,
-            extra_headers=[("traceparent", traceparent.encode())] if traceparent else (),
+            corrects=corrects,
+            extra_headers=[("traceparent", parent.encode())] if parent else (),
         )
         return publisher.send(prepared)
 

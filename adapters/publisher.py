@@ -91,6 +91,7 @@ class EventEncoder:
         time: dt.datetime | None = None,
         correlation_id: str | None = None,
         causation_id: str | None = None,
+        corrects: str | None = None,
         extra_headers: Iterable[tuple[str, bytes]] = (),
     ) -> Prepared:
         event = self.event_type(type_name, version)
@@ -121,6 +122,7 @@ class EventEncoder:
             dataschema=f"govbus:schema:{fp.hex()}",
             correlation_id=correlation_id,
             causation_id=causation_id,
+            corrects=corrects,
         )
         headers = [*envelope.to_headers(), *extra_headers]
         return Prepared(envelope, event.topic, subject.encode(), value, headers)

@@ -36,17 +36,24 @@ async def publish(
     *,
     idempotency_key: Annotated[str | None, Header()] = None,
     ce_id: Annotated[str | None, Header()] = None,
+    corrects: Annotated[
+        str | None,
+        Header(alias="ce-govbuscorrects", description="id of your earlier event this corrects"),
+    ] = None,
 ) -> JSONResponse:
     """Publish an event your department owns; 202 with its event id once Kafka (acks=all)
-    has it. Send ``Idempotency-Key`` (or ``ce-id``) to make retries safe."""
+    has it. Send ``Idempotency-Key`` (or ``ce-id``) to make retries safe, and
+    ``ce-govbuscorrects`` to correct an earlier event: the bus sends the new facts to exactly
+    the departments that received the original."""
     event_id = idempotency_key or ce_id
-    if event_id is not None and not _ID_RE.match(event_id):
-        raise Problem(422, "invalid-request", "Idempotency-Key: 8-128 of A-Z a-z 0-9 . _ : -")
+    for name, value in (("Idempotency-Key", event_id), ("ce-govbuscorrects", corrects)):
+        if value is not None and not _ID_RE.match(value):
+            raise Problem(422, "invalid-request", f"{name}: 8-128 of A-Z a-z 0-9 . _ : -")
     pub = svc.publishers.get(who.department)
     try:
         event = pub.encoder.event_type(event_type, None)
         record = to_record(event, data)
-        future = pub.publish(event_type, record, event_id=event_id)
+        future = pub.publish(event_type, record, event_id=event_id, corrects=corrects)
     except PublishError as exc:
         status = (
             403

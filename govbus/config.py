@@ -135,6 +135,12 @@ class StreamsSettings(_Base):
     batch_within_s: float = Field(default=0.05, gt=0, description="Max wait to fill a batch.")
     max_event_bytes: int = Field(default=1_000_000, ge=1024, description="Larger events go to DLQ.")
     dedupe_window_s: int = Field(default=7 * 24 * 3600, ge=60, description="Dedupe key lifetime.")
+    correction_window_s: int = Field(
+        default=400 * 24 * 3600,
+        ge=60,
+        description="How long the bus remembers who received an event, so a correction can "
+        "reach exactly them; a correction after this is dead-lettered.",
+    )
     data_dir: Path = Field(
         default_factory=lambda: _default_state_dir() / "faust",
         description="Faust's local data dir (one sub-dir per app id).",

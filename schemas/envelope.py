@@ -54,6 +54,9 @@ class Envelope:
     dataschema: str = ""
     correlation_id: str | None = None  # one "get one thing done" case across events
     causation_id: str | None = None  # the event that caused this one
+    # A correction: the id of the earlier event (same source) whose facts this one replaces.
+    # On a delivery it is the subscriber's own delivery id of that earlier event.
+    corrects: str | None = None
 
     @property
     def ce_type(self) -> str:
@@ -78,6 +81,8 @@ class Envelope:
             pairs["ce_correlationid"] = self.correlation_id
         if self.causation_id:
             pairs["ce_causationid"] = self.causation_id
+        if self.corrects:
+            pairs["ce_govbuscorrects"] = self.corrects
         return [(k, v.encode()) for k, v in pairs.items()]
 
     @classmethod
@@ -110,6 +115,7 @@ class Envelope:
             dataschema=values.get("ce_dataschema", ""),
             correlation_id=values.get("ce_correlationid"),
             causation_id=values.get("ce_causationid"),
+            corrects=values.get("ce_govbuscorrects"),
         )
 
 

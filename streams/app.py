@@ -56,7 +56,10 @@ def build_pipeline(
         codec.register(event.schema)
     sink = TransactionalSink(conn.bootstrap, f"govbus-streams-{streams.worker_id}")
     dedupe = RedisDedupe(
-        redis.Redis.from_url(conn.redis, socket_timeout=5), streams.app_id, streams.dedupe_window_s
+        redis.Redis.from_url(conn.redis, socket_timeout=5),
+        streams.app_id,
+        streams.dedupe_window_s,
+        streams.correction_window_s,
     )
     return Pipeline(
         app_id=streams.app_id,

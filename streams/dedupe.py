@@ -1,4 +1,7 @@
-"""Deduplication claims in Redis: the first message to carry an event identity claims it.
+"""What the bus remembers about events in Redis: deduplication claims, and who received each
+event (so a correction reaches exactly those departments).
+
+The first message to carry an event identity claims it.
 
 A claim's value is the claiming message's position (topic/partition/offset). A message that
 meets its *own* claim is being reprocessed after a batch that did not commit, so it is not a
@@ -8,10 +11,13 @@ dedupe window. Redis being down raises, and the worker retries: it never skips t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 import redis
+
+from govbus.streams.messages import Recipients
 
 
 class DedupeStore(Protocol):
@@ -19,12 +25,47 @@ class DedupeStore(Protocol):
         """For each key: None if ``owner`` holds the claim now, else the other claimant."""
         ...
 
+    def remember(self, recipients: Mapping[str, Recipients]) -> None:
+        """Record who received each event (keyed by ``source:event id``); idempotent."""
+        ...
+
+    def recipients(self, events: Sequence[str]) -> list[Recipients | None]:
+        """What ``remember`` recorded for each ``source:event id``; None if unknown."""
+        ...
+
 
 class RedisDedupe:
-    def __init__(self, client: redis.Redis, namespace: str, window_s: int) -> None:
+    def __init__(
+        self, client: redis.Redis, namespace: str, window_s: int, correction_window_s: int = 0
+    ) -> None:
         self.client = client
         self.namespace = namespace
         self.window_s = window_s
+        self.correction_window_s = correction_window_s or window_s
+
+    def remember(self, recipients: Mapping[str, Recipients]) -> None:
+        if not recipients:
+            return
+        pipe = self.client.pipeline(transaction=False)
+        for event, got in recipients.items():
+            value = json.dumps({"type": got.event_type, "subscriptions": list(got.subscriptions)})
+            pipe.set(
+                f"govbus:{self.namespace}:recipients:{event}", value, ex=self.correction_window_s
+            )
+        pipe.execute()
+
+    def recipients(self, events: Sequence[str]) -> list[Recipients | None]:
+        if not events:
+            return []
+        raw = self.client.mget([f"govbus:{self.namespace}:recipients:{e}" for e in events])
+        out: list[Recipients | None] = []
+        for value in raw:
+            if value is None:
+                out.append(None)
+                continue
+            data = json.loads(value)
+            out.append(Recipients(str(data["type"]), tuple(data["subscriptions"])))
+        return out
 
     def key(self, identity: str) -> str:
         return f"govbus:{self.namespace}:dedupe:{identity}"

@@ -81,6 +81,10 @@ class Projector:
             dataschema=SCHEMA_REF_PREFIX + fp.hex(),
             correlation_id=None,
             causation_id=None,
+            # The subscriber's own id for the corrected event, so it can find what to fix.
+            corrects=delivery_id(sub.subscriber, env.source, env.corrects)
+            if env.corrects
+            else None,
         )
         headers = [*out_env.to_headers(), ("govbus_subscription", sub.id.encode()), *extra_headers]
         value = self.codec.encode(fp, self.project(accepted, sub))

@@ -41,3 +41,11 @@ class Rejected:
     msg: InMessage
     reason: str  # machine-readable code, e.g. identifier.citizen_id
     message: str  # for people; never contains the offending personal data
+
+
+@dataclass(frozen=True)
+class Recipients:
+    """Who received one event: its type and the subscription ids it was delivered under."""
+
+    event_type: str
+    subscriptions: tuple[str, ...]

@@ -31,8 +31,8 @@ from govbus.schemas.topics import DELIVER_PREFIX, SCHEMAS, delivery_topic
 from govbus.streams.audit import AuditWriter
 from govbus.streams.dedupe import DedupeStore
 from govbus.streams.deliver import Projector, dead_letter
-from govbus.streams.messages import Accepted, InMessage, Output, Rejected
-from govbus.streams.routing import route
+from govbus.streams.messages import Accepted, InMessage, Output, Recipients, Rejected
+from govbus.streams.routing import Rejection, correction_targets, route
 from govbus.streams.sink import TP, progress_output
 from govbus.streams.validate import Validator
 
@@ -61,11 +61,16 @@ def identities(acc: Accepted) -> list[str]:
     """What makes two inputs the same event: (source, event id), and the catalogue's natural
     key (certificate number, credit code + type...) when it declares one."""
     keys = [f"id:{acc.envelope.source}:{acc.envelope.id}"]
-    if acc.event.dedupe_key:
+    # A correction restates the natural key of the event it corrects: that is no duplicate.
+    if acc.event.dedupe_key and not acc.envelope.corrects:
         values = "|".join(str(acc.record.get(k)) for k in acc.event.dedupe_key)
         digest = hashlib.sha256(f"{acc.event.type}|{values}".encode()).hexdigest()[:40]
         keys.append(f"natural:{digest}")
     return keys
+
+
+def event_key(source: str, event_id: str) -> str:
+    return f"{source}:{event_id}"
 
 
 @dataclass
@@ -74,6 +79,7 @@ class _BatchOutputs:
     writers: dict[TP, AuditWriter] = field(default_factory=dict)
     new_schemas: dict[bytes, Schema] = field(default_factory=dict)
     delivered_times: list[dt.datetime] = field(default_factory=list)
+    recipients: dict[str, Recipients] = field(default_factory=dict)
 
 
 class Pipeline:
@@ -141,11 +147,20 @@ class Pipeline:
         if not fresh:
             return result
         checked = [self.validator(msg, now) for msg in fresh]
-        duplicate_of = self._claims([c for c in checked if isinstance(c, Accepted)])
+        accepted = [c for c in checked if isinstance(c, Accepted)]
+        duplicate_of = self._claims(accepted)
+        originals = self._originals(accepted)
 
         working = {tp: copy.deepcopy(st) for tp, st in committed.items()}
         started = time.monotonic()
-        out = self._decide(checked, duplicate_of, working, now, result)
+        out = self._decide(
+            checked,
+            duplicate_of=duplicate_of,
+            originals=originals,
+            working=working,
+            now=now,
+            result=result,
+        )
         for output in out.outputs:
             if output.topic.startswith(DELIVER_PREFIX):
                 result.counts["delivered:" + output.topic.removeprefix(DELIVER_PREFIX)] += 1
@@ -163,6 +178,8 @@ class Pipeline:
             )
             for tp in sorted(touched)
         ]
+        # Before the commit: a batch that fails is reprocessed and remembers the same again.
+        self.dedupe.remember(out.recipients)
         self.sink.commit(everything)
         for tp in touched:
             committed[tp] = working[tp]
@@ -178,7 +195,9 @@ class Pipeline:
     def _decide(
         self,
         checked: list[Accepted | Rejected],
+        *,
         duplicate_of: dict[int, tuple[str, str]],
+        originals: dict[str, Recipients | None],
         working: dict[TP, PartitionState],
         now: dt.datetime,
         result: BatchResult,
@@ -209,7 +228,13 @@ class Pipeline:
                 attributes=attributes,
             ) as span:
                 outcome = self._decide_one(
-                    item, duplicate_of=duplicate_of, subs=subs, audit=audit, now=now, out=out
+                    item,
+                    duplicate_of=duplicate_of,
+                    originals=originals,
+                    subs=subs,
+                    audit=audit,
+                    now=now,
+                    out=out,
                 )
                 span.set_attribute("govbus.outcome", outcome)
                 result.counts[outcome] += 1
@@ -220,11 +245,25 @@ class Pipeline:
         item: Accepted | Rejected,
         *,
         duplicate_of: dict[int, tuple[str, str]],
+        originals: dict[str, Recipients | None],
         subs: Sequence[Subscription],
         audit: AuditWriter,
         now: dt.datetime,
         out: _BatchOutputs,
     ) -> str:
+        targets: list[Subscription] = []
+        if isinstance(item, Accepted) and id(item) not in duplicate_of:
+            corrects = item.envelope.corrects
+            if corrects is None:
+                targets = route(subs, item.event, item.record, now)
+            else:
+                key = event_key(item.envelope.source, corrects)
+                original = out.recipients.get(key) or originals.get(key)
+                decided = correction_targets(subs, item.event, original, now)
+                if isinstance(decided, Rejection):
+                    item = Rejected(item.msg, decided.reason, decided.message)
+                else:
+                    targets = decided
         if isinstance(item, Rejected):
             out.outputs.append(dead_letter(item, now))
             audit.dead_letter(item)
@@ -238,8 +277,11 @@ class Pipeline:
             return "duplicate"
         audit.accepted(item)
         self.metrics.events_in.add(1, event_attrs)
+        out.recipients[event_key(item.envelope.source, item.envelope.id)] = Recipients(
+            item.event.type, tuple(s.id for s in targets)
+        )
         tracer = telemetry.tracer()
-        for sub in route(subs, item.event, item.record, now):
+        for sub in targets:
             topic = delivery_topic(sub.subscriber)
             with tracer.start_as_current_span(
                 f"send {topic}",
@@ -256,6 +298,17 @@ class Pipeline:
                 if schema is not None:
                     out.new_schemas[delivery.fingerprint] = schema
         return "accepted"
+
+    def _originals(self, accepted: list[Accepted]) -> dict[str, Recipients | None]:
+        """Who received the events that this batch's corrections correct, in one round trip."""
+        keys = sorted(
+            {
+                event_key(a.envelope.source, a.envelope.corrects)
+                for a in accepted
+                if a.envelope.corrects
+            }
+        )
+        return dict(zip(keys, self.dedupe.recipients(keys), strict=True))
 
     def _claims(self, accepted: list[Accepted]) -> dict[int, tuple[str, str]]:
         """id(accepted) -> (identity, holder) for the duplicates, in one Redis round trip."""

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from govbus.policy import Condition, Filter, Subscription, is_live
 from govbus.schemas.catalogue import EventType
+from govbus.streams.messages import Recipients
 
 
 def route(
@@ -19,6 +21,36 @@ def route(
         for s in subs
         if is_live(s, event, now) and (s.filter is None or matches(s.filter, record))
     ]
+
+
+@dataclass(frozen=True)
+class Rejection:
+    reason: str
+    message: str
+
+
+def correction_targets(
+    subs: Iterable[Subscription],
+    event: EventType,
+    original: Recipients | None,
+    now: dt.datetime,
+) -> list[Subscription] | Rejection:
+    """A correction goes to exactly the subscriptions that received the original and are
+    still live: not to newcomers, and regardless of the content filter (the recipients hold
+    the wrong fact whatever the new facts say)."""
+    if original is None:
+        return Rejection(
+            "correction.unknown_original",
+            "no delivery of the corrected event is known (unknown id, another source, or past "
+            "the correction window)",
+        )
+    if original.event_type != event.type:
+        return Rejection(
+            "correction.type_mismatch",
+            f"corrects a {original.event_type} event with a {event.type} event",
+        )
+    received = set(original.subscriptions)
+    return [s for s in subs if s.id in received and is_live(s, event, now)]
 
 
 def matches(node: Filter | Condition, record: Mapping[str, Any]) -> bool:

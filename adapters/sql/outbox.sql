@@ -20,6 +20,8 @@ CREATE TABLE IF NOT EXISTS {table} (
     sent_at        timestamptz,
     error          text                             -- why a row was rejected (never silently dropped)
 );
+-- Added after the first release; older outboxes gain it in place.
+ALTER TABLE {table} ADD COLUMN IF NOT EXISTS corrects text;  -- id of the event this one corrects
 CREATE INDEX IF NOT EXISTS {index} ON {table} (aggregate_id, seq) WHERE status = 'pending';
 CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -22,7 +22,7 @@ from govbus.schemas.envelope import Envelope, delivery_id
 from govbus.schemas.topics import DLQ, PROGRESS, SCHEMAS, delivery_topic
 from govbus.streams.deliver import Projector
 from govbus.streams.masking import mask_citizen_id, mask_name
-from govbus.streams.messages import InMessage, Output
+from govbus.streams.messages import InMessage, Output, Recipients
 from govbus.streams.pipeline import Pipeline
 from govbus.streams.validate import Validator
 
@@ -78,6 +78,13 @@ class DictDedupe:
 
     def __init__(self) -> None:
         self.claims: dict[str, str] = {}
+        self.received: dict[str, Recipients] = {}
+
+    def remember(self, recipients: Mapping[str, Recipients]) -> None:
+        self.received.update(recipients)
+
+    def recipients(self, events: Sequence[str]) -> list[Recipients | None]:
+        return [self.received.get(e) for e in events]
 
     def claim(self, keys: Sequence[str], owner: Sequence[str]) -> list[str | None]:
         out: list[str | None] = []
@@ -96,8 +103,11 @@ class ListSink:
 
 
 def make_pipeline(
-    policy: PolicyDocument = POLICY, progress: dict[Any, Any] | None = None
+    policy: PolicyDocument = POLICY,
+    progress: dict[Any, Any] | None = None,
+    policy_now: list[PolicyDocument] | None = None,
 ) -> tuple[Pipeline, ListSink, AvroCodec]:
+    """``policy_now``, when given, is a one-item list the test may swap to change policy."""
     codec = AvroCodec()
     for event in CATALOGUE:
         codec.register(event.schema)
@@ -107,7 +117,7 @@ def make_pipeline(
         validator=Validator(CATALOGUE, codec, 100_000),
         projector=Projector(codec, Pseudonymizer(KeySettings())),
         codec=codec,
-        policy=lambda: policy,
+        policy=(lambda: policy_now[0]) if policy_now else (lambda: policy),
         sink=sink,
         dedupe=DictDedupe(),
         load_progress=lambda: progress or {},
@@ -116,11 +126,15 @@ def make_pipeline(
     return pipe, sink, codec
 
 
-def encoded_birth(offset: int, **override: Any) -> tuple[InMessage, dict[str, Any], str]:
+def encoded_birth(
+    offset: int, corrects: str | None = None, seed: int | None = None, **override: Any
+) -> tuple[InMessage, dict[str, Any], str]:
     encoder = EventEncoder("health", CATALOGUE, Pseudonymizer(KeySettings()))
-    data = {**birth(random.Random(offset), NOW.date()), **override}
+    data = {**birth(random.Random(offset if seed is None else seed), NOW.date()), **override}
     # v1 on purpose: the worker reads it as the latest version (v2).
-    prepared = encoder.prepare("gov.health.birth_registered", data, version=1, time=NOW)
+    prepared = encoder.prepare(
+        "gov.health.birth_registered", data, version=1, time=NOW, corrects=corrects
+    )
     msg = InMessage(TOPIC, 0, offset, prepared.key, prepared.value, prepared.headers)
     return msg, data, prepared.envelope.id
 
@@ -295,3 +309,101 @@ def test_already_committed_offsets_are_skipped() -> None:
     assert result.counts["already_committed"] == 2
     assert result.counts["accepted"] == 1
     assert len([o for o in sink.batches[0] if o.topic.startswith("govbus.deliver.")]) == 3
+
+
+def deliveries(batch: list[Output]) -> dict[str, Output]:
+    return {
+        o.topic.removeprefix("govbus.deliver."): o
+        for o in batch
+        if o.topic.startswith("govbus.deliver.")
+    }
+
+
+def test_a_correction_reaches_exactly_the_original_recipients_with_their_masks() -> None:
+    newcomer = {
+        "id": "newcomer",
+        "subscriber": "tax",
+        "event_types": ["gov.health.birth_registered"],
+        "fields": {"baby_name": "clear"},
+        "legal_basis": "law",
+        "purpose": "late subscriber",
+        "approval": APPROVAL,
+    }
+    current = [POLICY]
+    pipe, sink, codec = make_pipeline(policy_now=current)
+    original, data, original_id = encoded_birth(0)
+    pipe.process([original])
+    # A department subscribing after the original must not get the correction.
+    current[0] = parse_policy(
+        {"subscriptions": [*(s.model_dump(by_alias=True) for s in POLICY.subscriptions), newcomer]}
+    )
+    fixed_name = "王晓明"
+    correction, _, correction_id = encoded_birth(
+        1, seed=0, corrects=original_id, baby_name=fixed_name
+    )
+    # Same certificate number (the natural dedupe key) as the original, by construction.
+    assert data["certificate_no"] == birth(random.Random(0), NOW.date())["certificate_no"]
+    result = pipe.process([correction])
+    assert result.counts["accepted"] == 1
+    assert result.counts["duplicate"] == 0
+    batch = sink.batches[-1]
+    got = deliveries(batch)
+    assert set(got) == {"public_security", "medical_insurance", "disease_control"}
+    schemas = {**schemas_in(sink.batches[0]), **schemas_in(batch)}
+    assert decode(codec, got["public_security"], schemas)["baby_name"] == fixed_name
+    assert decode(codec, got["medical_insurance"], schemas)["baby_name"] == mask_name(fixed_name)
+    for subscriber, out in got.items():
+        env = Envelope.from_headers(out.headers)
+        assert env.corrects == delivery_id(subscriber, "health", original_id)
+        assert env.id == delivery_id(subscriber, "health", correction_id)
+
+
+def test_a_correction_ignores_filters_and_skips_revoked_subscriptions() -> None:
+    filtered = parse_policy(
+        {
+            "subscriptions": [
+                {
+                    "id": f"f-{name}",
+                    "subscriber": name,
+                    "event_types": ["gov.health.birth_registered"],
+                    "fields": {"baby_name": "clear"},
+                    "filter": {"field": "sex", "eq": "MALE"},
+                    "legal_basis": "law",
+                    "purpose": "boys only",
+                    "approval": APPROVAL,
+                }
+                for name in ("aa", "bb")
+            ]
+        }
+    )
+    current = [filtered]
+    pipe, sink, _ = make_pipeline(policy_now=current)
+    original, _, original_id = encoded_birth(0, sex="MALE")
+    pipe.process([original])
+    assert set(deliveries(sink.batches[-1])) == {"aa", "bb"}
+    revoked = filtered.model_dump(by_alias=True)
+    revoked["subscriptions"][1]["status"] = "revoked"
+    current[0] = parse_policy(revoked)
+    # The corrected sex no longer matches the filter: the recipient still holds the wrong fact.
+    pipe.process([encoded_birth(1, seed=0, corrects=original_id, sex="FEMALE")[0]])
+    assert set(deliveries(sink.batches[-1])) == {"aa"}
+
+
+def test_a_correction_in_the_same_batch_as_its_original_follows_it() -> None:
+    pipe, sink, _ = make_pipeline()
+    original, _, original_id = encoded_birth(0)
+    correction = encoded_birth(1, seed=0, corrects=original_id, baby_name="王晓明")[0]
+    result = pipe.process([original, correction])
+    assert result.counts["accepted"] == 2
+    topics = [o.topic for o in sink.batches[-1] if o.topic.startswith("govbus.deliver.")]
+    assert len(topics) == 6
+
+
+def test_a_correction_of_an_unknown_event_is_dead_lettered() -> None:
+    pipe, sink, _ = make_pipeline()
+    result = pipe.process([encoded_birth(0, corrects="no-such-event-0001")[0]])
+    assert result.counts["dlq:correction.unknown_original"] == 1
+    (dead,) = [o for o in sink.batches[-1] if o.topic == DLQ]
+    assert (b"govbus_dlq_reason", b"correction.unknown_original") in [
+        (k.encode(), v) for k, v in dead.headers
+    ]
