@@ -4,6 +4,9 @@ as strings, redacted values as null. Derived, so a subscriber decodes exactly wh
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
+import re
 from collections.abc import Mapping
 
 from govbus.schemas.catalogue import EventType, Schema
@@ -37,10 +40,19 @@ def projected_schema(event: EventType, rules: Mapping[str, str], subscription_id
     return {
         "type": "record",
         "name": event.schema["name"],
-        "namespace": event.schema["namespace"],
+        "namespace": projection_namespace(subscription_id, rules),
         "doc": f"{event.ce_type} as delivered under subscription {subscription_id}",
         "govbus.type": event.type,
         "govbus.version": event.version,
         "govbus.projection_of": event.fingerprint.hex(),
         "fields": fields,
     }
+
+
+def projection_namespace(subscription_id: str, rules: Mapping[str, str]) -> str:
+    """Unique per subscription and rule set. The Avro fingerprint covers only the canonical
+    form (names and types, not attributes), so without this two subscriptions with the same
+    field types but different masks would share a fingerprint, and one's schema -- with its
+    govbus.mask attributes -- would be served for the other's deliveries."""
+    digest = hashlib.sha256(json.dumps(sorted(rules.items())).encode()).hexdigest()[:12]
+    return f"govbus.delivered.s_{re.sub(r'[^A-Za-z0-9_]', '_', subscription_id)}.r{digest}"
