@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 # The admin package defines these in submodules without re-exporting them explicitly.
+from confluent_kafka import Consumer, KafkaError
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.admin._acl import (
     AclBinding,
@@ -129,3 +132,54 @@ def sync(
             future.result(timeout=30)
     report.revoked = sorted({b.principal[5:] for b in stale})
     return report
+
+
+def read_as(
+    sasl_bootstrap: str, user: str, password: str, topic: str, timeout_s: float = 20
+) -> tuple[str, Any]:
+    """Try reading ``topic`` as a department's own SASL/SCRAM consumer would: ('ok', values),
+    ('denied', error code) or ('timeout', None). Used by the demo and the tests."""
+    client_errors: list[KafkaError] = []  # authentication failures arrive via error_cb
+    consumer = Consumer(
+        {
+            "error_cb": client_errors.append,
+            "bootstrap.servers": sasl_bootstrap,
+            "security.protocol": "SASL_PLAINTEXT",
+            "sasl.mechanisms": "SCRAM-SHA-512",
+            "sasl.username": user,
+            "sasl.password": password,
+            "group.id": f"{user}.t-{uuid.uuid4().hex[:6]}",
+            "auto.offset.reset": "earliest",
+            "log_level": 0,
+        }
+    )
+    got: list[bytes] = []
+    try:
+        consumer.subscribe([topic])
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            msg = consumer.poll(0.5)
+            for err in client_errors:
+                if err.code() in (
+                    KafkaError._AUTHENTICATION,
+                    KafkaError.SASL_AUTHENTICATION_FAILED,
+                ):
+                    return "denied", err.code()
+            if msg is None:
+                if got:
+                    return "ok", got
+                continue
+            failure = msg.error()
+            if failure is not None:
+                if failure.code() in (
+                    KafkaError.TOPIC_AUTHORIZATION_FAILED,
+                    KafkaError.GROUP_AUTHORIZATION_FAILED,
+                    KafkaError._AUTHENTICATION,
+                    KafkaError.SASL_AUTHENTICATION_FAILED,
+                ):
+                    return "denied", failure.code()
+                continue
+            got.append(msg.value() or b"")
+        return ("ok", got) if got else ("timeout", None)
+    finally:
+        consumer.close()

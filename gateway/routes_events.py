@@ -47,6 +47,8 @@ def cloudevent(item: Received, after: dict[int, int], *, avro: bool = False) -> 
         "govbussubscription": item.subscription,
         "govbuscursor": cursors.encode(after),
     }
+    if env.corrects:  # your delivery id of the event whose facts this one replaces
+        event["govbuscorrects"] = env.corrects
     if avro:
         event["datacontenttype"] = "application/avro"
         event["data_base64"] = base64.b64encode(item.raw).decode()

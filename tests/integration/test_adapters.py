@@ -24,7 +24,7 @@ from govbus.adapters.outbox_relay import OutboxRelay, pending_counts
 from govbus.adapters.publisher import Publisher, PublishError
 from govbus.audit_log import read_audit
 from govbus.config import ConnectionSettings
-from govbus.demo.birth_registry import BirthRegistry
+from govbus.demo.civil_registry import CivilRegistry
 from govbus.demo.sample_data import birth
 from govbus.devenv.process import Managed
 from govbus.devenv.runtime import Runtime
@@ -253,14 +253,14 @@ def test_loader_rejects_bad_rows_with_line_numbers_and_a_rerun_publishes_nothing
 def test_sample_registry_writes_the_birth_and_its_outbox_row_atomically(
     runtime: ConnectionSettings, uid: str
 ) -> None:
-    registry = BirthRegistry(runtime.pg, table=f"births_{uid}", outbox_table=f"outbox_{uid}")
+    registry = CivilRegistry(runtime.pg, prefix=f"reg_{uid}", outbox_table=f"outbox_{uid}")
     registry.init()
     data = birth(random.Random(uid), dt.date.today())
     registry.register_birth(data)
     with pytest.raises(psycopg.errors.UniqueViolation):  # same certificate again
         registry.register_birth(data)
     with psycopg.connect(runtime.pg) as conn:
-        births = conn.execute(f"SELECT count(*) FROM births_{uid}").fetchone()  # noqa: S608
+        births = conn.execute(f"SELECT count(*) FROM reg_{uid}_births").fetchone()  # noqa: S608
         rows = conn.execute(f"SELECT count(*) FROM outbox_{uid}").fetchone()  # noqa: S608
     assert births == (1,)
     assert rows == (1,)  # the failed transaction left no outbox row behind

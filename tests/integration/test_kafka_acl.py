@@ -4,13 +4,13 @@ confluent-kafka consumer read its delivery topic and nothing else; revocation re
 from __future__ import annotations
 
 import time
-import uuid
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, Producer
+from confluent_kafka import KafkaError, Producer
 from confluent_kafka.admin import AdminClient
 
 from govbus.config import ConnectionSettings, LocalRuntimeSettings
+from govbus.gateway.kafka_acl import read_as as read_as_on
 from govbus.gateway.kafka_acl import set_password, sync
 from govbus.kafka_admin import ensure_topics
 from govbus.policy import parse_policy
@@ -22,51 +22,9 @@ EVENTS = "govbus.events.health.birth_registered.v2"
 
 
 def read_as(user: str, password: str, topic: str, timeout_s: float = 20) -> tuple[str, Any]:
-    """('ok', messages) or ('denied', error code) for a real SASL/SCRAM consumer."""
-    client_errors: list[KafkaError] = []  # authentication failures arrive via error_cb
-    consumer = Consumer(
-        {
-            "error_cb": client_errors.append,
-            "bootstrap.servers": f"127.0.0.1:{LocalRuntimeSettings().kafka_sasl_port}",
-            "security.protocol": "SASL_PLAINTEXT",
-            "sasl.mechanisms": "SCRAM-SHA-512",
-            "sasl.username": user,
-            "sasl.password": password,
-            "group.id": f"{user}.t-{uuid.uuid4().hex[:6]}",
-            "auto.offset.reset": "earliest",
-            "log_level": 0,
-        }
+    return read_as_on(
+        f"127.0.0.1:{LocalRuntimeSettings().kafka_sasl_port}", user, password, topic, timeout_s
     )
-    got: list[bytes] = []
-    try:
-        consumer.subscribe([topic])
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            msg = consumer.poll(0.5)
-            for err in client_errors:
-                if err.code() in (
-                    KafkaError._AUTHENTICATION,
-                    KafkaError.SASL_AUTHENTICATION_FAILED,
-                ):
-                    return "denied", err.code()
-            if msg is None:
-                if got:
-                    return "ok", got
-                continue
-            err = msg.error()
-            if err is not None:
-                if err.code() in (
-                    KafkaError.TOPIC_AUTHORIZATION_FAILED,
-                    KafkaError.GROUP_AUTHORIZATION_FAILED,
-                    KafkaError._AUTHENTICATION,
-                    KafkaError.SASL_AUTHENTICATION_FAILED,
-                ):
-                    return "denied", err.code()
-                continue
-            got.append(msg.value() or b"")
-        return ("ok", got) if got else ("timeout", None)
-    finally:
-        consumer.close()
 
 
 def subscription(dept: str, status: str = "active") -> dict[str, Any]:

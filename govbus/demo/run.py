@@ -1,0 +1,537 @@
+"""Carry out the demo plan on the local runtime through the real adapters, read every delivery
+back through the gateway as each department, try what must be refused, and report.
+
+Nothing here decides who gets what: the worker does, under the policy. The run waits for the
+worker's audit records to know when an event is done, then compares with what each
+department actually read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from confluent_kafka import KafkaError, Producer
+from confluent_kafka.admin import AdminClient
+
+from govbus.adapters import outbox
+from govbus.adapters.outbox_relay import OutboxRelay
+from govbus.adapters.publisher import Publisher
+from govbus.audit_log import read_audit
+from govbus.config import (
+    ConnectionSettings,
+    GatewaySettings,
+    KeySettings,
+    LocalRuntimeSettings,
+    load,
+)
+from govbus.demo.civil_registry import DEATH, CivilRegistry
+from govbus.demo.report import AccessCheck, DeliverySeen, DemoReport, EventOutcome, FieldSeen
+from govbus.demo.sample_data import enterprise, wrong_check_char
+from govbus.demo.scenarios import Scenario, Step, plan, steps
+from govbus.devenv.runtime import Runtime
+from govbus.devenv.worker import WorkerProcess
+from govbus.gateway.app import create_app
+from govbus.gateway.kafka_acl import read_as, set_password, sync
+from govbus.gateway.keystore import KeyStore
+from govbus.kafka_admin import bus_topics, ensure_topics
+from govbus.policy import PolicyDocument, load_policy_file
+from govbus.pseudonym import Pseudonymizer
+from govbus.schemas.audit import AuditRecord
+from govbus.schemas.catalogue import default_catalogue
+from govbus.schemas.codec import AvroCodec
+from govbus.schemas.envelope import Envelope, delivery_id
+from govbus.schemas.jsonvalues import to_json
+from govbus.schemas.topics import delivery_topic
+
+WORKER_APP_ID = "govbus-demo"
+Progress = Callable[[str], None]
+
+
+def demo_policy_path() -> Path:
+    return Path(str(resources.files("govbus").joinpath("examples", "policy-demo.yaml")))
+
+
+def _free_port() -> int:
+    import socket  # noqa: PLC0415
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def running_gateway(conn: ConnectionSettings, settings: GatewaySettings) -> Iterator[str]:
+    """The real gateway app under uvicorn on a free loopback port, for the length of the run."""
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(conn, settings), host="127.0.0.1", port=port, log_level="error")
+    )
+    thread = threading.Thread(target=server.run, name="govbus-demo-gateway", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the gateway did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+
+
+# A delivery as read: the CloudEvent, the wall-clock time of the read, field -> masking rule.
+Seen = tuple[dict[str, Any], float, dict[str, str]]
+
+
+class DepartmentReader(threading.Thread):
+    """One subscribing department's client: long-polls the gateway with its own key from the
+    start of the run, and stops once it has read what it expects (or is told to stop)."""
+
+    def __init__(self, gateway: str, department: str, key: str, since: dt.datetime) -> None:
+        super().__init__(name=f"demo-reader-{department}", daemon=True)
+        self.gateway = gateway
+        self.department = department
+        self.key = key
+        self.since = since
+        self.received: dict[str, tuple[dict[str, Any], float]] = {}
+        self.error: str | None = None
+        self._expected: set[str] | None = None
+        self._stop_event = threading.Event()
+
+    def expect(self, delivery_ids: set[str]) -> None:
+        self._expected = set(delivery_ids)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+
+    def run(self) -> None:
+        params: dict[str, Any] = {"from_time": self.since.isoformat(), "limit": 500, "wait": 2}
+        headers = {"X-API-Key": self.key}
+        with httpx.Client(base_url=self.gateway, timeout=30) as http:
+            while not self._stop_event.is_set():
+                try:
+                    page = http.get("/v1/events", params=params, headers=headers)
+                    page.raise_for_status()
+                except httpx.HTTPError as exc:
+                    self.error = str(exc)
+                    return
+                body = page.json()
+                now = time.time()
+                for event in body["events"]:
+                    self.received.setdefault(event["id"], (event, now))
+                params = {"cursor": body["cursor"], "limit": 500, "wait": 2}
+                done = self._expected is not None and self._expected <= set(self.received)
+                if done and not body["events"]:
+                    http.post("/v1/events/ack", json={"cursor": body["cursor"]}, headers=headers)
+                    return
+
+
+@dataclass
+class Published:
+    step: Step
+    event_id: str
+    at: float  # wall clock (s) just before the publisher was asked
+    corrects: str | None = None
+
+
+@dataclass
+class Keys:
+    store: KeyStore
+    issued: dict[str, str] = field(default_factory=dict)  # department -> key
+
+    def for_(self, department: str, role: str) -> str:
+        name = f"{department}:{role}"
+        if name not in self.issued:
+            self.issued[name] = self.store.issue(department, [role])
+        return self.issued[name]
+
+    def revoke_all(self) -> None:
+        for key in self.issued.values():
+            self.store.revoke(key.split("_")[1])
+
+
+class DemoRun:
+    def __init__(self, progress: Progress, timeout_s: float = 90.0) -> None:
+        self.progress = progress
+        self.timeout_s = timeout_s
+        self.conn = load(ConnectionSettings)
+        self.policy_path = demo_policy_path()
+        self.catalogue = default_catalogue()
+        self.policy: PolicyDocument = load_policy_file(self.policy_path, self.catalogue)
+        self.run_id = uuid.uuid4().hex[:8]
+
+    # ------------------------------------------------------------------ the whole run
+
+    def run(self) -> DemoReport:
+        started = time.monotonic()
+        started_at = dt.datetime.now(dt.UTC)
+        self.progress("starting Kafka, Redis and PostgreSQL")
+        Runtime().up()
+        subscribers = sorted({s.subscriber for s in self.policy.subscriptions})
+        ensure_topics(
+            self.conn.bootstrap,
+            bus_topics(self.catalogue, subscribers),
+            partitions=3,
+            replication=1,
+        )
+        self.progress("starting a stream worker with the demo policy")
+        worker = WorkerProcess(
+            load(LocalRuntimeSettings).state_dir,
+            "streams-demo",
+            env={"GOVBUS_POLICY_FILE": str(self.policy_path), "GOVBUS_APP_ID": WORKER_APP_ID},
+            bootstrap=self.conn.bootstrap,
+        )
+        worker.start()
+        settings = load(GatewaySettings)
+        keys = Keys(KeyStore(self.conn.pg, settings.api_key_pepper.get_secret_value().encode()))
+        keys.store.init()
+        try:
+            self.progress("starting the gateway")
+            with (
+                running_gateway(self.conn, settings) as gateway,
+                httpx.Client(base_url=gateway, timeout=30) as http,
+            ):
+                setup_s = time.monotonic() - started
+                scenarios = plan(random.Random(), dt.date.today())  # noqa: S311 - sample data
+                began = time.monotonic()
+                # Departments listen before anything is published, as they would in service.
+                readers = [
+                    DepartmentReader(gateway, dept, keys.for_(dept, "subscriber"), started_at)
+                    for dept in sorted({s.subscriber for s in self.policy.subscriptions})
+                ]
+                for reader in readers:
+                    reader.start()
+                try:
+                    published = self._publish_all(scenarios, http, keys)
+                    records = self._wait_for_outcomes(published)
+                    seen = self._collect(http, readers, published, records)
+                finally:
+                    for reader in readers:
+                        reader.stop()
+                problems = [f"{r.department}'s reader: {r.error}" for r in readers if r.error]
+                problems += [
+                    f"{r.department} did not read everything within {self.timeout_s:.0f}s"
+                    for r in readers
+                    if r.is_alive()
+                ]
+                events = [self._outcome(p, records, seen) for p in published]
+                scenarios_s = time.monotonic() - began
+                access = self._access_checks(http, keys)
+        finally:
+            keys.revoke_all()
+            worker.stop()
+        return DemoReport(
+            started_at=started_at.isoformat(),
+            policy=str(self.policy_path),
+            setup_s=round(setup_s, 2),
+            scenarios_s=round(scenarios_s, 2),
+            scenarios={sc.key: sc.title for sc in scenarios},
+            events=events,
+            access=access,
+            problems=problems,
+        )
+
+    # ------------------------------------------------------------------ publishing
+
+    def _publish_all(
+        self, scenarios: list[Scenario], http: httpx.Client, keys: Keys
+    ) -> list[Published]:
+        registry = CivilRegistry(self.conn.pg)
+        registry.init()
+        relay = OutboxRelay(self.conn.pg, {}, table=outbox.DEFAULT_TABLE)
+        sdk: dict[str, Publisher] = {}
+        done: dict[str, Published] = {}
+        try:
+            for step in steps(scenarios):
+                self.progress(f"{step.source} publishes: {step.title} ({step.channel})")
+                corrects = done[step.corrects].event_id if step.corrects else None
+                at = time.time()
+                if step.channel == "outbox":
+                    event_id = self._via_outbox(registry, relay, step)
+                elif step.channel == "sdk":
+                    pub = sdk.setdefault(step.source, Publisher(step.source))
+                    result = pub.publish(
+                        step.event_type, step.data, correlation_id=step.correlation_id
+                    ).result(30)
+                    event_id = result.event_id
+                elif step.channel == "http":
+                    event_id = self._via_http(http, keys, step)
+                else:
+                    event_id = self._via_legacy_producer(step)
+                done[step.key] = Published(step, event_id, at, corrects)
+        finally:
+            for pub in sdk.values():
+                pub.close()
+            for pub in relay.publishers.values():
+                pub.close()
+        return list(done.values())
+
+    def _via_outbox(self, registry: CivilRegistry, relay: OutboxRelay, step: Step) -> str:
+        """The registry writes its own row and the outbox row in one transaction; the relay
+        moves it to Kafka."""
+        if step.corrects:
+            event_id = registry.correct_death(
+                step.data["certificate_no"], step.data, correlation_id=step.correlation_id
+            )
+        elif step.event_type == DEATH:
+            event_id = registry.register_death(step.data, correlation_id=step.correlation_id)
+        else:
+            event_id = registry.register_birth(step.data, correlation_id=step.correlation_id)
+        relay.run(once=True)
+        return event_id
+
+    def _via_http(self, http: httpx.Client, keys: Keys, step: Step) -> str:
+        key = keys.for_(step.source, "publisher")
+        idempotency_key = str(
+            uuid.uuid5(uuid.NAMESPACE_URL, f"govbus-demo:{self.run_id}:{step.key}")
+        )
+        event_id = ""
+        for _ in range(1 + step.retries):  # a retry with the same key is not a new event
+            response = http.post(
+                f"/v1/publish/{step.event_type}",
+                json=to_json(step.data),
+                headers={"X-API-Key": key, "Idempotency-Key": idempotency_key},
+            )
+            if response.status_code != 202:
+                raise RuntimeError(f"publish {step.key}: {response.status_code} {response.text}")
+            event_id = str(response.json()["id"])
+        return event_id
+
+    def _via_legacy_producer(self, step: Step) -> str:
+        """What a department system that bypasses the SDK sends: a well-formed envelope and
+        valid Avro, but nothing checked the ID number's check digit before the bus did."""
+        event = self.catalogue.latest(step.event_type)
+        if event is None:
+            raise KeyError(step.event_type)
+        codec = AvroCodec()
+        fp = codec.register(event.schema)
+        subject_field = event.fields[event.subject_field]
+        subject = Pseudonymizer(load(KeySettings)).subject(
+            subject_field.format or subject_field.name, str(step.data[event.subject_field])
+        )
+        envelope = Envelope(
+            id=str(uuid.uuid4()),
+            source=step.source,
+            type=event.type,
+            version=event.version,
+            subject=subject,
+            time=dt.datetime.now(dt.UTC),
+            dataschema=f"govbus:schema:{fp.hex()}",
+            correlation_id=step.correlation_id,
+        )
+        producer = Producer({"bootstrap.servers": self.conn.bootstrap, "acks": "all"})
+        producer.produce(
+            event.topic,
+            codec.encode(fp, step.data),
+            subject.encode(),
+            headers=envelope.to_headers(),  # type: ignore[arg-type]
+        )
+        if producer.flush(30) != 0:
+            raise RuntimeError("the legacy producer's event was not acknowledged")
+        return envelope.id
+
+    # ------------------------------------------------------------------ outcomes
+
+    def _wait_for_outcomes(self, published: list[Published]) -> list[AuditRecord]:
+        """The demo worker's audit records for this run's events, once each has an outcome."""
+        wanted = {p.event_id: p.step.retries for p in published}
+        deadline = time.monotonic() + self.timeout_s
+        self.progress("waiting for the bus to decide every event")
+        while True:
+            records = [
+                r
+                for r in read_audit(self.conn.bootstrap)
+                if r.chain.startswith(WORKER_APP_ID + "|") and r.event_id in wanted
+            ]
+            decided = {r.event_id for r in records if r.kind in ("accepted", "dead_letter")}
+            duplicates = {
+                e: sum(r.kind == "duplicate" and r.event_id == e for r in records) for e in wanted
+            }
+            if all(e in decided and duplicates[e] >= n for e, n in wanted.items()):
+                return records
+            if time.monotonic() > deadline:
+                return records
+            time.sleep(0.5)
+
+    def _collect(
+        self,
+        http: httpx.Client,
+        readers: list[DepartmentReader],
+        published: list[Published],
+        records: list[AuditRecord],
+    ) -> dict[str, Seen]:
+        """Wait until each department has read every delivery the worker audited for it (plus
+        one more pull, so anything unexpected of this run shows too)."""
+        self.progress("departments read their deliveries through the gateway")
+        for reader in readers:
+            reader.expect(
+                {
+                    r.delivery_id
+                    for r in records
+                    if r.kind == "delivered" and r.subscriber == reader.department
+                }
+            )
+        for reader in readers:
+            reader.join(self.timeout_s)
+        seen: dict[str, Seen] = {}
+        rules: dict[str, dict[str, str]] = {}
+        for reader in readers:
+            ours = {delivery_id(reader.department, p.step.source, p.event_id) for p in published}
+            for event_id, (event, read_at) in reader.received.items():
+                if event_id not in ours:
+                    continue
+                schema_fp = str(event["dataschema"]).rsplit(":", 1)[-1]
+                if schema_fp not in rules:
+                    rules[schema_fp] = self._rules(http, reader.key, schema_fp)
+                seen[event_id] = (event, read_at, rules[schema_fp])
+        return seen
+
+    @staticmethod
+    def _rules(http: httpx.Client, key: str, fingerprint: str) -> dict[str, str]:
+        schema = http.get(f"/v1/schemas/{fingerprint}", headers={"X-API-Key": key})
+        schema.raise_for_status()
+        return {f["name"]: f.get("govbus.mask", "") for f in schema.json()["fields"]}
+
+    def _outcome(
+        self,
+        p: Published,
+        records: list[AuditRecord],
+        seen: dict[str, Seen],
+    ) -> EventOutcome:
+        mine = [r for r in records if r.event_id == p.event_id]
+        first = next((r for r in mine if r.kind in ("accepted", "dead_letter")), None)
+        outcome = (
+            "missing"
+            if first is None
+            else ("dead_letter" if first.kind == "dead_letter" else "delivered")
+        )
+        audited = {r.delivery_id: r for r in mine if r.kind == "delivered"}
+        deliveries = []
+        for dept in sorted({s.subscriber for s in self.policy.subscriptions}):
+            wanted = delivery_id(dept, p.step.source, p.event_id)
+            if wanted not in seen:
+                continue
+            event, read_at, rules = seen[wanted]
+            audit = audited.get(wanted)
+            deliveries.append(
+                DeliverySeen(
+                    subscriber=dept,
+                    subscription=str(event.get("govbussubscription", "")),
+                    delivery_id=wanted,
+                    fields={
+                        name: FieldSeen(rules.get(name, ""), value)
+                        for name, value in event["data"].items()
+                    },
+                    legal_basis=audit.legal_basis if audit else "",
+                    purpose=audit.purpose if audit else "",
+                    delivered_ms=_ms(audit.at, p.at) if audit else -1.0,
+                    read_ms=round((read_at - p.at) * 1000, 1),
+                    corrects=event.get("govbuscorrects"),
+                )
+            )
+        return EventOutcome(
+            step=p.step.key,
+            scenario=p.step.scenario,
+            title=p.step.title,
+            channel=p.step.channel,
+            source=p.step.source,
+            type=p.step.event_type,
+            event_id=p.event_id,
+            correlation_id=p.step.correlation_id,
+            published=to_json(p.step.data),
+            expected=p.step.expect,
+            outcome=outcome,
+            reason=first.reason if first is not None and first.kind == "dead_letter" else "",
+            corrects=p.corrects,
+            duplicates=sum(r.kind == "duplicate" for r in mine),
+            trace_id=first.trace_id if first is not None else "",
+            deliveries=deliveries,
+        )
+
+    # ------------------------------------------------------------------ access checks
+
+    def _access_checks(self, http: httpx.Client, keys: Keys) -> list[AccessCheck]:
+        self.progress("trying what must be refused")
+        # Kafka-native: tax has its own SCRAM user and ACLs from the policy.
+        admin = AdminClient({"bootstrap.servers": self.conn.bootstrap})
+        password = set_password(admin, "tax")
+        sync(admin, self.policy, self.catalogue)
+        sasl = f"127.0.0.1:{load(LocalRuntimeSettings).kafka_sasl_port}"
+        checks = []
+        for topic, expected in (
+            (delivery_topic("public_security"), "refused"),
+            (delivery_topic("tax"), "allowed"),
+        ):
+            status, detail = read_as(sasl, "tax", password, topic, timeout_s=30)
+            checks.append(
+                AccessCheck(
+                    who="tax",
+                    attempt=f"read {topic} with its own Kafka credentials",
+                    expected=expected,
+                    outcome={"ok": "allowed", "denied": "refused"}.get(status, status),
+                    answer=f"Kafka {KafkaError(detail).name()}" if status == "denied" else status,
+                )
+            )
+        publisher = {"X-API-Key": keys.for_("market_regulation", "publisher")}
+        company = to_json(enterprise(random.Random(self.run_id)))  # noqa: S311 - sample data
+        company["credit_code"] = wrong_check_char(company["credit_code"])
+        attempts: list[tuple[str, str, Callable[[], httpx.Response]]] = [
+            (
+                "market_regulation",
+                "publish gov.health.death_registered, owned by health",
+                lambda: http.post(
+                    "/v1/publish/gov.health.death_registered",
+                    json={"certificate_no": "D1234567890"},
+                    headers=publisher,
+                ),
+            ),
+            (
+                "market_regulation",
+                "publish an enterprise whose credit code has a wrong check character",
+                lambda: http.post(
+                    "/v1/publish/gov.market_regulation.enterprise_registered",
+                    json=company,
+                    headers=publisher,
+                ),
+            ),
+            ("anonymous", "pull deliveries without credentials", lambda: http.get("/v1/events")),
+        ]
+        for who, what, call in attempts:
+            response = call()
+            problem = (
+                response.json()
+                if "problem+json" in response.headers.get("content-type", "")
+                else {}
+            )
+            checks.append(
+                AccessCheck(
+                    who=who,
+                    attempt=what,
+                    expected="refused",
+                    outcome="refused" if response.status_code in (401, 403, 422) else "allowed",
+                    answer=f"HTTP {response.status_code} {problem.get('type', '')}".strip(),
+                    detail=str(problem.get("detail", ""))[:200],
+                )
+            )
+        return checks
+
+
+def _ms(audit_at: str, published_at: float) -> float:
+    return round((dt.datetime.fromisoformat(audit_at).timestamp() - published_at) * 1000, 1)
+
+
+def run_demo(progress: Progress = lambda _: None, timeout_s: float = 90.0) -> DemoReport:
+    return DemoRun(progress, timeout_s).run()

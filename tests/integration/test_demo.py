@@ -1,0 +1,188 @@
+"""`govbus demo --json` run as a user runs it, on the real runtime, and every outcome checked
+against the demo policy: who received each event, which fields, masked how, under which legal
+basis and purpose; the correction, the duplicate, the dead letter and the refusals."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from govbus.config import ConnectionSettings
+from govbus.demo.run import demo_policy_path
+from govbus.policy import PolicyDocument, Subscription, load_policy_file
+from govbus.schemas.catalogue import default_catalogue
+from govbus.schemas.envelope import delivery_id
+
+
+@pytest.fixture(scope="module")
+def demo_run(
+    runtime: ConnectionSettings, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
+    out = tmp_path_factory.mktemp("demo")
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "govbus"),
+            "demo",
+            "--json",
+            str(out / "demo.json"),
+            "--html",
+            str(out / "demo.html"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=280,
+        env={**os.environ, "COLUMNS": "160"},
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads((out / "demo.json").read_text())
+    return {"report": report, "html": (out / "demo.html").read_text(), "stdout": done.stdout}
+
+
+@pytest.fixture(scope="module")
+def policy() -> PolicyDocument:
+    doc = load_policy_file(demo_policy_path(), default_catalogue())
+    catalogue = default_catalogue()
+    # The expectations below assume what the demo policy is: all active, conditional types
+    # approved, no content filters, no expiry. Fail loudly if someone changes that.
+    for sub in doc.subscriptions:
+        assert sub.status == "active"
+        assert sub.filter is None
+        assert sub.expires is None
+        for type_name in sub.event_types:
+            event = catalogue.latest(type_name)
+            assert event is not None
+            assert event.sharing == "unconditional" or sub.approval is not None
+    return doc
+
+
+def entitled(policy: PolicyDocument, event_type: str) -> dict[str, Subscription]:
+    return {s.subscriber: s for s in policy.subscriptions if event_type in s.event_types}
+
+
+def check_value(rule: str, published: Any, received: Any) -> None:
+    if rule == "clear":
+        assert received == published
+    elif rule == "generalize.year_month":
+        assert received == str(published)[:7]
+    elif rule == "generalize.district" and str(published).isdigit():
+        assert received == str(published)[:4] + "00"  # region code: county -> prefecture
+    elif rule == "generalize.district":  # address: kept to the district
+        assert received != published
+        assert str(published).startswith(str(received).split("*")[0])
+    else:  # mask, pseudonym, redact: never the clear value
+        assert received != published
+        assert str(published) not in str(received)
+
+
+def test_every_event_reaches_exactly_its_entitled_departments_as_the_policy_says(
+    demo_run: dict[str, Any], policy: PolicyDocument
+) -> None:
+    report = demo_run["report"]
+    events = {e["step"]: e for e in report["events"]}
+    assert set(events) >= {
+        "newborn.birth",
+        "newborn.household",
+        "death.certified",
+        "death.household",
+        "death.cremation",
+        "death.correction",
+        "death.bad_id",
+        "business.registered",
+        "licence.issued",
+        "licence.revoked",
+    }
+    channels = {e["channel"] for e in report["events"]}
+    assert channels == {"outbox", "sdk", "http", "legacy"}
+    for event in report["events"]:
+        if event["expected"] == "dead_letter":
+            continue
+        assert event["outcome"] == "delivered", event["step"]
+        subs = entitled(policy, event["type"])
+        if event["corrects"]:
+            original = next(e for e in report["events"] if e["event_id"] == event["corrects"])
+            subs = {d["subscriber"]: subs[d["subscriber"]] for d in original["deliveries"]}
+        got = [d["subscriber"] for d in event["deliveries"]]
+        assert sorted(got) == sorted(subs), event["step"]  # each exactly once, nobody else
+        for delivery in event["deliveries"]:
+            sub = subs[delivery["subscriber"]]
+            assert delivery["subscription"] == sub.id
+            assert delivery["legal_basis"] == sub.legal_basis
+            assert delivery["purpose"] == sub.purpose
+            assert {k: f["rule"] for k, f in delivery["fields"].items()} == dict(sub.fields)
+            for name, seen in delivery["fields"].items():
+                check_value(seen["rule"], event["published"][name], seen["value"])
+            assert delivery["delivery_id"] == delivery_id(
+                delivery["subscriber"], event["source"], event["event_id"]
+            )
+            assert 0 <= delivery["delivered_ms"] <= delivery["read_ms"]
+
+
+def test_the_correction_names_each_recipients_own_copy_of_the_original(
+    demo_run: dict[str, Any],
+) -> None:
+    events = {e["step"]: e for e in demo_run["report"]["events"]}
+    original, correction = events["death.certified"], events["death.correction"]
+    assert correction["corrects"] == original["event_id"]
+    assert correction["published"]["date_of_death"] < original["published"]["date_of_death"]
+    assert {d["subscriber"] for d in correction["deliveries"]} == {
+        d["subscriber"] for d in original["deliveries"]
+    }
+    for delivery in correction["deliveries"]:
+        assert delivery["corrects"] == delivery_id(
+            delivery["subscriber"], "health", original["event_id"]
+        )
+    # Cause of death is health data: only disease control has it, in the original and the fix.
+    for event in (original, correction):
+        for delivery in event["deliveries"]:
+            has_cause = "cause_icd10" in delivery["fields"]
+            assert has_cause == (delivery["subscriber"] == "disease_control")
+
+
+def test_retry_is_a_counted_duplicate_and_the_bad_check_digit_a_dead_letter(
+    demo_run: dict[str, Any],
+) -> None:
+    report = demo_run["report"]
+    events = {e["step"]: e for e in report["events"]}
+    assert events["business.registered"]["duplicates"] == 1
+    bad = events["death.bad_id"]
+    assert bad["outcome"] == "dead_letter"
+    assert bad["reason"] == "identifier.citizen_id"
+    assert bad["deliveries"] == []
+    totals = report["totals"]
+    assert totals["dead_letter"] == 1
+    assert totals["duplicate"] == 1
+    assert totals["missing"] == 0
+    assert totals["delivered"] == sum(len(e["deliveries"]) for e in report["events"])
+
+
+def test_reads_and_publishes_without_a_grant_are_refused_and_the_control_is_allowed(
+    demo_run: dict[str, Any],
+) -> None:
+    checks = demo_run["report"]["access"]
+    assert all(c["ok"] for c in checks), checks
+    answers = {c["attempt"]: c for c in checks}
+    kafka = answers["read govbus.deliver.public_security with its own Kafka credentials"]
+    assert kafka["outcome"] == "refused"
+    assert kafka["answer"] == "Kafka TOPIC_AUTHORIZATION_FAILED"
+    assert answers["read govbus.deliver.tax with its own Kafka credentials"]["outcome"] == "allowed"
+    http = [c["answer"] for c in checks if c["answer"].startswith("HTTP")]
+    assert sorted(a.split()[1] for a in http) == ["401", "403", "422"]
+
+
+def test_the_reports_for_people_show_the_same_run(demo_run: dict[str, Any]) -> None:
+    report, page, text = demo_run["report"], demo_run["html"], demo_run["stdout"]
+    assert "<svg" in page
+    embedded = page.split('<script type="application/json" id="report">')[1].split("</script>")[0]
+    assert json.loads(embedded.replace("<\\/", "</"))["events"] == report["events"]
+    for event in report["events"]:
+        assert event["event_id"] in text
+        assert event["title"] in page
+    assert "access checks as expected" in text
+    assert Path(report["policy"]).name == "policy-demo.yaml"
