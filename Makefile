@@ -29,7 +29,7 @@ $(STAMP): pyproject.toml
 
 demo: setup  ## start the local runtime and run the demo scenarios
 	$(BIN)/govbus dev up
-	$(BIN)/govbus demo
+	$(BIN)/govbus demo --json demo-report.json --html demo-report.html
 
 lint: setup  ## ruff (lint + format), mypy strict, the schema evolution gate
 	$(BIN)/ruff check .
