@@ -15,7 +15,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, cast
 
-from confluent_kafka import KafkaError, Producer
+from confluent_kafka import KafkaError, KafkaException, Producer
 from opentelemetry.trace import SpanKind
 
 from govbus import telemetry
@@ -207,7 +207,7 @@ class Publisher:
 
         def on_delivery(err: KafkaError | None, msg: Any) -> None:
             if err is not None:
-                future.set_exception(PublishError("kafka.delivery", f"not delivered: {err.str()}"))
+                future.set_exception(PublishError(_reason(err), f"not delivered: {err.str()}"))
             else:
                 future.set_result(
                     PublishResult(event_id, msg.topic(), msg.partition(), msg.offset())
@@ -225,6 +225,8 @@ class Publisher:
                 return future
             except BufferError:
                 self._producer.flush(1.0)
+            except KafkaException as exc:  # refused by the client itself, e.g. too large
+                raise PublishError(_reason(exc.args[0]), f"not sent: {exc.args[0].str()}") from None
 
     def publish_many(
         self, type_name: str, rows: Iterable[Mapping[str, Any]], **kwargs: Any
@@ -247,3 +249,9 @@ class Publisher:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _reason(err: KafkaError) -> str:
+    if err.code() == KafkaError.MSG_SIZE_TOO_LARGE:
+        return "kafka.too_large"
+    return "kafka.delivery"

@@ -100,8 +100,9 @@ class Envelope:
         match = _TYPE_VERSION_RE.match(need("ce_type"))
         if match is None:
             raise EnvelopeError("envelope.type", "ce_type must be gov.<domain>.<event>.v<N>")
+        source = need("ce_source")
         try:
-            check_party_id(need("ce_source"))
+            check_party_id(source)
             split_type(match.group(1))
         except ValueError as exc:
             raise EnvelopeError("envelope.source", str(exc)) from None
