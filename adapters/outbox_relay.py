@@ -77,30 +77,42 @@ class OutboxRelay:
         return self.publishers[source]
 
     def run(self, *, once: bool = False, idle_wait_s: float = 1.0) -> RelayStats:
-        """Relay until stopped (or, with ``once``, until nothing is pending)."""
+        """Relay until stopped (or, with ``once``, until nothing is pending). Survives
+        PostgreSQL and Kafka outages: it retries with backoff and reconnects its listener."""
         backoff = 0.5
-        with psycopg.connect(self.dsn, autocommit=True) as listener:
-            listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel(self.table))))
+        listener: psycopg.Connection[Any] | None = None
+        try:
             while not self.stop.is_set():
                 try:
+                    if listener is None or listener.closed:
+                        listener = self._listen()
                     moved = self.relay_batch()
                     backoff = 0.5
+                    if moved:
+                        continue
+                    if once:
+                        break
+                    for _ in listener.notifies(timeout=idle_wait_s, stop_after=1):
+                        pass
                 except (psycopg.Error, PublishError, KafkaException, TimeoutError) as exc:
                     self.stats.failures += 1
                     log.warning(
                         "outbox batch failed; retrying",
                         extra={"error": str(exc)[:300], "retry_in_s": backoff},
                     )
+                    if isinstance(exc, psycopg.OperationalError) and listener is not None:
+                        listener.close()  # reconnect (and LISTEN again) on the next round
                     time.sleep(backoff)
                     backoff = min(backoff * 2, 10.0)
-                    continue
-                if moved:
-                    continue
-                if once:
-                    break
-                for _ in listener.notifies(timeout=idle_wait_s, stop_after=1):
-                    pass
+        finally:
+            if listener is not None:
+                listener.close()
         return self.stats
+
+    def _listen(self) -> psycopg.Connection[Any]:
+        listener = psycopg.connect(self.dsn, autocommit=True, connect_timeout=5)
+        listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel(self.table))))
+        return listener
 
     def relay_batch(self) -> int:
         """One claim-send-mark cycle; returns the rows it settled (sent or rejected)."""

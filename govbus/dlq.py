@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -38,9 +39,9 @@ def _text(headers: dict[str, bytes], name: str) -> str:
     return headers.get(name, b"").decode(errors="replace")
 
 
-def read_dead_letters(bootstrap: str) -> list[DeadLetter]:
+def read_dead_letters(bootstrap: str, since: dt.datetime | None = None) -> list[DeadLetter]:
     out = []
-    for msg in read_to_end(bootstrap, DLQ):
+    for msg in read_to_end(bootstrap, DLQ, since=since):
         raw = [(k, v or b"") for k, v in (msg.headers() or [])]
         headers = dict(raw)
         out.append(

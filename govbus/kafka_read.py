@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -12,7 +13,12 @@ _IDLE_POLLS_AT_END = 3
 
 
 def read_to_end(
-    bootstrap: str, topic: str, extra: dict[str, str] | None = None, *, max_idle_polls: int = 20
+    bootstrap: str,
+    topic: str,
+    extra: dict[str, str] | None = None,
+    *,
+    max_idle_polls: int = 20,
+    since: dt.datetime | None = None,
 ) -> Iterator[Any]:
     """Yields every message (no errors) of ``topic`` from the beginning to its end as of now.
 
@@ -38,8 +44,17 @@ def read_to_end(
             p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
             for p in meta.partitions
         }
-        consumer.assign([TopicPartition(topic, p, 0) for p in ends])
-        open_parts = {p for p, high in ends.items() if high > 0}
+        starts = dict.fromkeys(ends, 0)
+        if since is not None:  # the first offset at or after that time; none: nothing to read
+            stamp = int(since.timestamp() * 1000)
+            found = consumer.offsets_for_times(
+                [TopicPartition(topic, p, stamp) for p in ends], timeout=10
+            )
+            starts = {
+                tp.partition: ends[tp.partition] if tp.offset < 0 else tp.offset for tp in found
+            }
+        consumer.assign([TopicPartition(topic, p, starts[p]) for p in ends])
+        open_parts = {p for p, high in ends.items() if high > starts[p]}
         idle = 0
         while open_parts and idle < max_idle_polls:
             msg = consumer.poll(0.5)

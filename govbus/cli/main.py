@@ -7,7 +7,18 @@ import sys
 import typer
 from rich.console import Console
 
-from govbus.cli import adapters, audit, demo, dev, dlq, gateway, policy, schemas, streams
+from govbus.cli import (
+    adapters,
+    audit,
+    demo,
+    dev,
+    dlq,
+    gateway,
+    policy,
+    reconcile,
+    schemas,
+    streams,
+)
 from govbus.errors import GovbusError
 
 app = typer.Typer(
@@ -29,6 +40,7 @@ app.add_typer(gateway.gateway_app, name="gateway")
 app.add_typer(gateway.keys_app, name="keys")
 app.add_typer(gateway.acl_app, name="acl")
 app.command(name="demo")(demo.demo)
+app.command(name="reconcile")(reconcile.reconcile)
 
 
 def run() -> None:
