@@ -4,14 +4,46 @@ traces, no internals)."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger(__name__)
+
+
+class ProblemDetails(BaseModel):
+    """The body of every error (RFC 9457)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str
+    request_id: str
+
+
+_ERRORS = {
+    400: "malformed request",
+    401: "no or invalid credentials",
+    403: "authenticated, but not allowed (role, ownership, grant)",
+    404: "no such resource, or nothing granted to you",
+    409: "conflicts with the current state",
+    411: "Content-Length required",
+    413: "body too large",
+    422: "invalid request or event data (the detail names the field)",
+    429: "rate limit or daily quota exceeded (see Retry-After)",
+    503: "a backing service (Kafka, Redis, PostgreSQL) is unavailable; retry",
+}
+# Attached to every router, so the OpenAPI document states every error a client can get.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"description": text, "model": ProblemDetails, "content": {PROBLEM_JSON: {}}}
+    for status, text in _ERRORS.items()
+}
 
 
 class Problem(Exception):  # noqa: N818 - named after RFC 9457 "problem details"

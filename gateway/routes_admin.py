@@ -19,11 +19,11 @@ from govbus import policy_store
 from govbus.gateway.auth import Principal
 from govbus.gateway.deps import ServicesDep, principal
 from govbus.gateway.keystore import ROLES
-from govbus.gateway.problems import Problem
+from govbus.gateway.problems import PROBLEM_RESPONSES, Problem
 from govbus.policy import Approval, PolicyDocument, Subscription, validate
 from govbus.schemas.catalogue import default_catalogue
 
-router = APIRouter(prefix="/v1/admin", tags=["admin"])
+router = APIRouter(prefix="/v1/admin", tags=["admin"], responses=PROBLEM_RESPONSES)
 SubscriptionId = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9._-]{1,80}$")]
 
 

@@ -21,11 +21,11 @@ from govbus.gateway import cursor as cursors
 from govbus.gateway.auth import Principal
 from govbus.gateway.consume import Page
 from govbus.gateway.deps import Services, ServicesDep, SubscriberDep, parse_cursor
-from govbus.gateway.problems import Problem
+from govbus.gateway.problems import PROBLEM_RESPONSES, Problem
 from govbus.gateway.reader import Received
 from govbus.schemas.jsonvalues import to_json
 
-router = APIRouter(prefix="/v1/events", tags=["subscribers"])
+router = APIRouter(prefix="/v1/events", tags=["subscribers"], responses=PROBLEM_RESPONSES)
 
 
 class AckRequest(BaseModel):
@@ -127,13 +127,15 @@ async def stream(
     """Server-sent events; each event's id is the cursor after it, so a client that
     reconnects with Last-Event-ID misses nothing."""
     position = parse_cursor(last_event_id or cursor)
+    # The first page before the response starts: a refusal (no grant, bad cursor, Kafka
+    # down) is still a proper problem+json status, not a broken stream.
+    first = await run_in_threadpool(
+        svc.consumption.pull, who.department, cursor=position, limit=100, wait_s=0
+    )
 
     async def events() -> AsyncIterator[dict[str, str]]:
-        nonlocal position
-        while not await request.is_disconnected():
-            page = await run_in_threadpool(
-                svc.consumption.pull, who.department, cursor=position, limit=100, wait_s=2
-            )
+        page = first
+        while True:
             audit_reads(svc, who, page, request)
             for item, after in page.events:
                 yield {
@@ -141,13 +143,26 @@ async def stream(
                     "event": "govbus.delivery",
                     "data": json.dumps(cloudevent(item, after), ensure_ascii=False),
                 }
-            position = page.cursor
+            if await request.is_disconnected():
+                return
             await asyncio.sleep(0)
+            try:
+                page = await run_in_threadpool(
+                    svc.consumption.pull, who.department, cursor=page.cursor, limit=100, wait_s=2
+                )
+            except Problem as exc:  # mid-stream: say why and end; the client resumes later
+                yield {
+                    "event": "govbus.error",
+                    "data": json.dumps(
+                        {"status": exc.status, "type": exc.code, "detail": exc.detail}
+                    ),
+                }
+                return
 
     return EventSourceResponse(events(), ping=15)
 
 
-schemas_router = APIRouter(prefix="/v1/schemas", tags=["subscribers"])
+schemas_router = APIRouter(prefix="/v1/schemas", tags=["subscribers"], responses=PROBLEM_RESPONSES)
 
 
 @schemas_router.get("/{fingerprint}")

@@ -14,10 +14,10 @@ from fastapi.responses import JSONResponse
 from govbus.adapters.publisher import PublishError
 from govbus.gateway.auth import Principal
 from govbus.gateway.deps import ServicesDep, principal
-from govbus.gateway.problems import Problem
+from govbus.gateway.problems import PROBLEM_RESPONSES, Problem
 from govbus.schemas.jsonvalues import FieldValueError, to_record
 
-router = APIRouter(prefix="/v1/publish", tags=["publishers"])
+router = APIRouter(prefix="/v1/publish", tags=["publishers"], responses=PROBLEM_RESPONSES)
 _ID_RE = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 
 

@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from govbus.errors import ConfigError
 
@@ -32,8 +37,48 @@ def _default_cache_dir() -> Path:
 _S = TypeVar("_S", bound=BaseSettings)
 
 
+class SecretFileSource(PydanticBaseSettingsSource):
+    """``GOVBUS_<SECRET>_FILE=/path`` reads a secret from a file (a mounted Kubernetes or
+    compose secret), so secrets need not sit in the environment. Applies to secret fields
+    only; the variable itself, when set, wins."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        path = os.environ.get(f"GOVBUS_{field_name.upper()}_FILE")
+        if path is None or not _is_secret(field):
+            return None, field_name, False
+        try:
+            return Path(path).read_text(encoding="utf-8").strip(), field_name, False
+        except OSError as exc:
+            raise ConfigError(
+                f"GOVBUS_{field_name.upper()}_FILE: cannot read {path}: {exc.strerror}"
+            ) from None
+
+    def __call__(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, field in self.settings_cls.model_fields.items():
+            value, key, _ = self.get_field_value(field, name)
+            if value is not None:
+                out[key] = value
+        return out
+
+
+def _is_secret(field: FieldInfo) -> bool:
+    return "SecretStr" in repr(field.annotation)
+
+
 class _Base(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GOVBUS_", extra="ignore", frozen=True)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, SecretFileSource(settings_cls), file_secret_settings)
 
 
 class LocalRuntimeSettings(_Base):

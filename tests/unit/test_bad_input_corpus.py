@@ -4,6 +4,8 @@ reason, the original bytes kept, nothing raised; the legitimate oddities deliver
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from govbus.schemas.topics import DLQ
 from govbus.streams.messages import InMessage
@@ -65,3 +67,37 @@ def test_a_batch_of_the_whole_corpus_is_processed_in_one_go() -> None:
         c.reason is not None for c in CASES
     )
     assert result.counts["accepted"] == sum(c.reason is None for c in CASES)
+
+
+_header_names = st.sampled_from(
+    ["ce_id", "ce_source", "ce_type", "ce_time", "ce_subject", "ce_specversion", "x", "traceparent"]
+)
+
+
+@given(
+    value=st.one_of(st.none(), st.binary(max_size=300)),
+    headers=st.lists(st.tuples(_header_names, st.binary(max_size=80)), max_size=8),
+    mutate=st.integers(min_value=0, max_value=len(CASES) - 1),
+    flip=st.integers(min_value=0, max_value=10_000),
+)
+@settings(max_examples=300, deadline=None)
+def test_fuzzed_inputs_never_crash_the_pipeline(
+    value: bytes | None, headers: list[tuple[str, bytes]], mutate: int, flip: int
+) -> None:
+    """Random bytes and headers, and corpus inputs with one byte flipped: always exactly one
+    outcome per input (accepted or dead letter), never an exception."""
+    pipe, _, _ = make_pipeline()
+    base = CASES[mutate]
+    flipped = base.value
+    if flipped:
+        i = flip % len(flipped)
+        flipped = flipped[:i] + bytes([flipped[i] ^ 0xFF]) + flipped[i + 1 :]
+    batch = [
+        InMessage(base.topic, 0, 0, b"k", value, headers),
+        InMessage(base.topic, 0, 1, b"k", flipped, base.headers),
+    ]
+    result = pipe.process(batch)
+    decided = sum(n for k, n in result.counts.items() if k.startswith("dlq:")) + sum(
+        result.counts[k] for k in ("accepted", "duplicate")
+    )
+    assert decided == 2
