@@ -97,3 +97,23 @@ def verify(records: Iterable[AuditRecord]) -> list[str]:
             problems.append(f"{rec.chain}#{rec.seq}: hash does not match its content")
         last[rec.chain] = rec
     return problems
+
+
+def verify_heads(records: Iterable[AuditRecord], heads: dict[str, tuple[int, str]]) -> list[str]:
+    """Each worker commits its chain's head (seq, hash) in the same transaction as the
+    records: the record at that head must exist and match, so removing or rewriting the
+    tail of a chain is caught, not only breaks inside it. Read the heads *before* the
+    records; later records beyond the head are fine."""
+    at_head = {chain: head for chain, head in heads.items() if head[0] > 0}
+    found: dict[str, str] = {}
+    for rec in records:
+        head = at_head.get(rec.chain)
+        if head is not None and rec.seq == head[0]:
+            found[rec.chain] = rec.hash
+    problems = []
+    for chain, (seq, digest) in sorted(at_head.items()):
+        if chain not in found:
+            problems.append(f"{chain}: committed head #{seq} is missing from the audit topic")
+        elif found[chain] != digest:
+            problems.append(f"{chain}#{seq}: differs from the committed head")
+    return problems

@@ -7,6 +7,7 @@ transactional sink writes. An event is acked to Faust only after its batch commi
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import os
 from collections.abc import Callable
@@ -63,7 +64,14 @@ def build_pipeline(
     )
     return Pipeline(
         app_id=streams.app_id,
-        validator=Validator(catalogue, codec, streams.max_event_bytes),
+        validator=Validator(
+            catalogue,
+            codec,
+            streams.max_event_bytes,
+            # Under the window (claims are made on arrival, after the event's time), with a
+            # margin for clock skew between publishers and workers.
+            max_age=dt.timedelta(seconds=streams.dedupe_window_s * 0.9),
+        ),
         projector=Projector(codec, Pseudonymizer(keys)),
         codec=codec,
         policy=policy,

@@ -21,6 +21,9 @@ class Validator:
     catalogue: Catalogue
     codec: AvroCodec
     max_event_bytes: int
+    # Older events cannot be proven new: their dedupe claims may have expired, so a replay
+    # would pass. They go to the DLQ (nothing lost); an operator redrives what is genuine.
+    max_age: dt.timedelta | None = None
 
     def __call__(self, msg: InMessage, now: dt.datetime) -> Accepted | Rejected:
         value = msg.value
@@ -53,6 +56,13 @@ class Validator:
             )
         if not EARLIEST_EVENT <= env.time <= now + MAX_CLOCK_SKEW:
             return Rejected(msg, "envelope.time", "ce_time is in the future or implausibly old")
+        if self.max_age is not None and env.time < now - self.max_age:
+            return Rejected(
+                msg,
+                "envelope.stale",
+                f"ce_time is older than the dedupe window ({self.max_age}); a replay cannot be "
+                "ruled out",
+            )
         try:
             fp = self.codec.fingerprint_of(value)
             if fp != event.fingerprint:

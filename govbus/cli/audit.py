@@ -8,9 +8,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from govbus.audit_log import read_audit
+from govbus.audit_log import committed_heads, read_audit
 from govbus.config import ConnectionSettings, load
-from govbus.schemas.audit import verify
+from govbus.schemas.audit import verify, verify_heads
 
 app = typer.Typer(help="The audit trail.", no_args_is_help=True)
 console = Console()
@@ -18,10 +18,12 @@ console = Console()
 
 @app.command("verify")
 def verify_() -> None:
-    """Re-compute every chain link of govbus.audit; exit 1 if any record was altered,
-    removed or reordered."""
-    records = read_audit(load(ConnectionSettings).bootstrap)
-    problems = verify(records)
+    """Re-compute every chain link of govbus.audit and check each worker chain against its
+    committed head; exit 1 if any record was altered, removed (tail included) or reordered."""
+    bootstrap = load(ConnectionSettings).bootstrap
+    heads = committed_heads(bootstrap)  # before the records: later records are fine
+    records = read_audit(bootstrap)
+    problems = verify(records) + verify_heads(records, heads)
     for problem in problems[:50]:
         console.print(f"[red]✗[/] {problem}")
     chains = len({r.chain for r in records})

@@ -3,14 +3,18 @@ reason, the original bytes kept, nothing raised; the legitimate oddities deliver
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from govbus.schemas.codec import AvroCodec
 from govbus.schemas.topics import DLQ
-from govbus.streams.messages import InMessage
+from govbus.streams.messages import Accepted, InMessage
+from govbus.streams.validate import Validator
 from tests.corpus import Case, cases
-from tests.unit.test_pipeline import NOW, make_pipeline
+from tests.unit.test_pipeline import CATALOGUE, NOW, make_pipeline
 
 CASES = cases("unit", NOW)
 
@@ -101,3 +105,19 @@ def test_fuzzed_inputs_never_crash_the_pipeline(
         result.counts[k] for k in ("accepted", "duplicate")
     )
     assert decided == 2
+
+
+@pytest.mark.parametrize(("age_days", "outcome"), [(6, "accepted"), (8, "dlq:envelope.stale")])
+def test_an_event_older_than_the_dedupe_window_cannot_be_proven_new(
+    age_days: int, outcome: str
+) -> None:
+    (case,) = [
+        c for c in cases("stale", NOW - dt.timedelta(days=age_days)) if c.name == "middle-dot-name"
+    ]
+    validator = Validator(CATALOGUE, AvroCodec(), 1_000_000, max_age=dt.timedelta(days=7))
+    for event in CATALOGUE:
+        validator.codec.register(event.schema)
+    got = validator(InMessage(case.topic, 0, 0, b"k", case.value, case.headers), NOW)
+    assert (
+        "accepted" if isinstance(got, Accepted) else f"dlq:{getattr(got, 'reason', '')}"
+    ) == outcome

@@ -1,0 +1,54 @@
+"""The audit hash chain: breaks inside a chain, and a removed or rewritten tail caught
+against the head each worker commits with its progress."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from govbus.schemas.audit import AuditRecord, ChainState, append, verify, verify_heads
+
+
+def chain(n: int, name: str = "app|t|0") -> tuple[list[AuditRecord], ChainState]:
+    state = ChainState()
+    records = [
+        append(
+            state,
+            AuditRecord(
+                kind="accepted", at="2026-11-23T00:00:00Z", chain=name, seq=0, event_id=f"e{i}"
+            ),
+        )
+        for i in range(n)
+    ]
+    return records, state
+
+
+def test_an_intact_chain_verifies_against_its_head_even_with_newer_records() -> None:
+    records, state = chain(5)
+    heads = {"app|t|0": (3, records[2].hash)}  # read before the last two were committed
+    assert verify(records) == []
+    assert verify_heads(records, heads) == []
+    assert verify_heads(records, {"app|t|0": (state.seq, state.head)}) == []
+
+
+def test_a_removed_tail_is_caught_only_by_the_head() -> None:
+    records, state = chain(5)
+    heads = {"app|t|0": (state.seq, state.head)}
+    truncated = records[:3]
+    assert verify(truncated) == []  # what is left still links up
+    assert verify_heads(truncated, heads) == [
+        "app|t|0: committed head #5 is missing from the audit topic"
+    ]
+
+
+def test_a_rewritten_and_resealed_tail_is_caught() -> None:
+    records, state = chain(5)
+    heads = {"app|t|0": (state.seq, state.head)}
+    forged = [*records[:4], replace(records[4], event_id="forged").sealed()]
+    assert verify(forged) == []  # resealed with a valid link: the chain alone cannot tell
+    assert verify_heads(forged, heads) == ["app|t|0#5: differs from the committed head"]
+
+
+def test_an_edit_inside_the_chain_breaks_it() -> None:
+    records, _ = chain(4)
+    records[1] = replace(records[1], event_id="edited")
+    assert verify(records) == ["app|t|0#2: hash does not match its content"]
