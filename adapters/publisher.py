@@ -21,6 +21,7 @@ from opentelemetry.trace import SpanKind
 from govbus import telemetry
 from govbus.config import ConnectionSettings, KeySettings, load
 from govbus.errors import GovbusError
+from govbus.kafka_config import client_config
 from govbus.pseudonym import Pseudonymizer
 from govbus.schemas.catalogue import Catalogue, EventType, default_catalogue
 from govbus.schemas.codec import AvroCodec, CodecError
@@ -152,7 +153,7 @@ class Publisher:
         )
         self._producer = Producer(
             {
-                "bootstrap.servers": conn.bootstrap,
+                **client_config(conn.bootstrap),
                 "enable.idempotence": True,
                 "acks": "all",
                 "linger.ms": 5,

@@ -9,6 +9,7 @@ import uuid
 
 from confluent_kafka import Producer
 
+from govbus.kafka_config import client_config
 from govbus.schemas.audit import AuditRecord, ChainState, Kind, append
 from govbus.schemas.topics import AUDIT
 
@@ -20,7 +21,7 @@ class GatewayAudit:
         self._lock = threading.Lock()
         self._producer = Producer(
             {
-                "bootstrap.servers": bootstrap,
+                **client_config(bootstrap),
                 "enable.idempotence": True,
                 "acks": "all",
                 "linger.ms": 20,

@@ -13,6 +13,7 @@ from confluent_kafka import OFFSET_INVALID, Consumer, KafkaException, TopicParti
 
 from govbus.gateway.problems import Problem
 from govbus.gateway.reader import DeliveryDecoder, Received
+from govbus.kafka_config import client_config
 from govbus.schemas.topics import consumer_group, delivery_topic
 
 GROUP = "gateway"
@@ -33,7 +34,7 @@ class Consumption:
     def _consumer(self, subscriber: str) -> Consumer:
         return Consumer(
             {
-                "bootstrap.servers": self.bootstrap,
+                **client_config(self.bootstrap),
                 "group.id": consumer_group(subscriber, GROUP),
                 "client.id": f"govbus-gateway-{uuid.uuid4().hex[:6]}",
                 "isolation.level": "read_committed",

@@ -12,6 +12,7 @@ from confluent_kafka import Consumer, KafkaError
 from opentelemetry.trace import SpanKind
 
 from govbus import telemetry
+from govbus.kafka_config import client_config
 from govbus.schema_store import read_all_schemas
 from govbus.schemas.catalogue import Schema
 from govbus.schemas.codec import AvroCodec
@@ -78,7 +79,7 @@ class DeliveryReader:
         self.decoder = DeliveryDecoder(bootstrap)
         self._consumer = Consumer(
             {
-                "bootstrap.servers": bootstrap,
+                **client_config(bootstrap),
                 "group.id": self.group,
                 "isolation.level": "read_committed",
                 "enable.auto.commit": False,

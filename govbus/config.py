@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
@@ -128,6 +128,38 @@ class ConnectionSettings(_Base):
         default="govbus.policy",
         description="Compacted topic holding the subscriptions (one record per subscription).",
     )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT",
+        description="How the bus's own clients reach Kafka; use SASL_SSL on shared clusters.",
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        default="SCRAM-SHA-512", description="SASL mechanism when the protocol is SASL_*."
+    )
+    kafka_sasl_username: str | None = Field(default=None, description="SASL user of the bus.")
+    kafka_sasl_password: SecretStr | None = Field(
+        default=None, description="SASL password (or GOVBUS_KAFKA_SASL_PASSWORD_FILE)."
+    )
+    kafka_ssl_ca_location: Path | None = Field(
+        default=None, description="CA bundle (PEM) that signed the brokers' certificates."
+    )
+
+    def kafka_security(self) -> dict[str, str]:
+        """librdkafka settings for the bus's own Kafka clients (empty for PLAINTEXT)."""
+        out: dict[str, str] = {}
+        if self.kafka_security_protocol != "PLAINTEXT":
+            out["security.protocol"] = self.kafka_security_protocol.lower()
+        if self.kafka_security_protocol.startswith("SASL"):
+            if not self.kafka_sasl_username or self.kafka_sasl_password is None:
+                raise ConfigError(
+                    "GOVBUS_KAFKA_SASL_USERNAME and GOVBUS_KAFKA_SASL_PASSWORD are required "
+                    f"with {self.kafka_security_protocol}"
+                )
+            out["sasl.mechanism"] = self.kafka_sasl_mechanism
+            out["sasl.username"] = self.kafka_sasl_username
+            out["sasl.password"] = self.kafka_sasl_password.get_secret_value()
+        if self.kafka_ssl_ca_location is not None:
+            out["ssl.ca.location"] = str(self.kafka_ssl_ca_location)
+        return out
 
     @property
     def bootstrap(self) -> str:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from confluent_kafka import Producer
 
 from govbus.errors import ServiceUnavailableError
+from govbus.kafka_config import client_config
 from govbus.kafka_read import read_to_end
 from govbus.schemas.topics import DLQ
 
@@ -66,7 +67,7 @@ def read_dead_letters(bootstrap: str, since: dt.datetime | None = None) -> list[
 
 def redrive(bootstrap: str, letters: Iterable[DeadLetter]) -> int:
     """Send the original messages back to their topics (after the cause was fixed)."""
-    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all"})
+    producer = Producer(client_config(bootstrap, **{"enable.idempotence": True, "acks": "all"}))
     count = 0
     for letter in letters:
         if not letter.source_topic.startswith("govbus.events."):

@@ -9,6 +9,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from govbus.errors import ServiceUnavailableError
+from govbus.kafka_config import client_config
 from govbus.schemas import topics
 from govbus.schemas.catalogue import Catalogue
 
@@ -35,7 +36,7 @@ def ensure_topics(
     admin_config: dict[str, str] | None = None,
 ) -> list[str]:
     """Create what is missing; returns the names created. Idempotent."""
-    admin = AdminClient({"bootstrap.servers": bootstrap, **(admin_config or {})})
+    admin = AdminClient(client_config(bootstrap, **(admin_config or {})))
     try:
         existing = set(admin.list_topics(timeout=10).topics)
     except KafkaException as exc:

@@ -9,6 +9,8 @@ from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 
+from govbus.kafka_config import client_config
+
 _IDLE_POLLS_AT_END = 3
 
 
@@ -28,7 +30,7 @@ def read_to_end(
     """
     consumer = Consumer(
         {
-            "bootstrap.servers": bootstrap,
+            **client_config(bootstrap),
             "group.id": f"govbus-reader-{uuid.uuid4()}",
             "enable.auto.commit": False,
             "isolation.level": "read_committed",

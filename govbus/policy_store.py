@@ -12,6 +12,7 @@ from confluent_kafka import Producer
 
 from govbus.errors import ServiceUnavailableError
 from govbus.kafka_admin import COMPACTED, ensure_topics
+from govbus.kafka_config import client_config
 from govbus.kafka_read import read_to_end
 from govbus.policy import PolicyDocument, Subscription
 from govbus.schemas.topics import delivery_topic
@@ -48,7 +49,7 @@ def write(
     """Upsert subscriptions (and tombstone ids); waits for acks=all. Returns records written."""
     subs = list(subs)
     ensure_policy_topics(bootstrap, policy_topic, {s.subscriber for s in subs})
-    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all"})
+    producer = Producer(client_config(bootstrap, **{"enable.idempotence": True, "acks": "all"}))
     failures: list[str] = []
 
     def on_delivery(err: object, _msg: object) -> None:

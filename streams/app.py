@@ -10,6 +10,7 @@ import asyncio
 import datetime as dt
 import logging
 import os
+import ssl
 from collections.abc import Callable
 from typing import Any
 
@@ -98,6 +99,7 @@ def build_app(
         broker_commit_interval=1.0,
         topic_allow_declare=False,
         producer_acks=-1,
+        broker_credentials=faust_credentials(conn),
     )
     source = app.topic(
         *[e.topic for e in catalogue],
@@ -169,3 +171,23 @@ async def commit_until_done(pipeline: Pipeline, batch: list[InMessage]) -> None:
                 },
             )
         return
+
+
+def faust_credentials(conn: ConnectionSettings) -> Any:
+    """The same cluster security for Faust's (aiokafka) clients as for our librdkafka ones."""
+    protocol = conn.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return None
+    context = None
+    if protocol.endswith("SSL"):
+        ca = conn.kafka_ssl_ca_location
+        context = ssl.create_default_context(cafile=str(ca) if ca else None)
+    if protocol.startswith("SASL"):
+        security = conn.kafka_security()  # checks that user and password are set
+        return faust.SASLCredentials(
+            username=security["sasl.username"],
+            password=security["sasl.password"],
+            mechanism=conn.kafka_sasl_mechanism,
+            ssl_context=context,
+        )
+    return faust.SSLCredentials(context)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from confluent_kafka import Consumer, TopicPartition
 
+from govbus.kafka_config import client_config
 from govbus.policy import PolicyDocument, Subscription, validate
 from govbus.policy_store import decode
 from govbus.schemas.catalogue import Catalogue
@@ -41,7 +42,7 @@ class PolicyTable:
         self.changes = 0
         self._consumer = Consumer(
             {
-                "bootstrap.servers": bootstrap,
+                **client_config(bootstrap),
                 "group.id": f"govbus-policy-{uuid.uuid4()}",
                 "enable.auto.commit": False,
                 "isolation.level": "read_committed",

@@ -15,6 +15,7 @@ from typing import cast
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
+from govbus.kafka_config import client_config
 from govbus.kafka_read import read_to_end
 from govbus.schemas.envelope import KafkaHeaders
 from govbus.schemas.topics import PROGRESS
@@ -38,7 +39,7 @@ class TransactionalSink:
         self, bootstrap: str, transactional_id: str, extra: dict[str, str] | None = None
     ) -> None:
         self._config = {
-            "bootstrap.servers": bootstrap,
+            **client_config(bootstrap),
             "transactional.id": transactional_id,
             "enable.idempotence": True,
             "acks": "all",

@@ -12,6 +12,7 @@ from rich.table import Table
 from govbus import telemetry
 from govbus.config import DEV_ONLY_SECRET, ConnectionSettings, GatewaySettings, load
 from govbus.gateway.keystore import KeyStore
+from govbus.kafka_config import client_config
 from govbus.logs import setup_logging
 
 gateway_app = typer.Typer(help="Run the HTTP gateway.", no_args_is_help=True)
@@ -95,7 +96,7 @@ def acl_sync() -> None:
 
     conn = load(ConnectionSettings)
     report = sync(
-        AdminClient({"bootstrap.servers": conn.bootstrap}),
+        AdminClient(client_config(conn.bootstrap)),
         policy_store.read(conn.bootstrap, conn.policy_topic),
         default_catalogue(),
     )
@@ -111,4 +112,4 @@ def acl_user(department: Annotated[str, typer.Argument(help="department id")]) -
     from govbus.gateway.kafka_acl import set_password  # noqa: PLC0415
 
     conn = load(ConnectionSettings)
-    console.print(set_password(AdminClient({"bootstrap.servers": conn.bootstrap}), department))
+    console.print(set_password(AdminClient(client_config(conn.bootstrap)), department))

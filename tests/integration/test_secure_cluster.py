@@ -1,0 +1,94 @@
+"""The bus on a secured cluster: the worker (Faust and librdkafka) and a publisher reach Kafka
+only through the SASL/SCRAM listener, with the password from a mounted-secret file; a wrong
+password keeps the worker from starting instead of running half-connected."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from confluent_kafka.admin import AdminClient
+
+from govbus.config import ConnectionSettings, LocalRuntimeSettings
+from govbus.demo.sample_data import birth
+from govbus.errors import ServiceUnavailableError
+from govbus.gateway.kafka_acl import set_password
+from govbus.schemas.jsonvalues import to_json
+from tests.integration.helpers import birth_subscription, read_all, start_worker, wait_until
+
+BIRTH = "gov.health.birth_registered"
+
+
+def secure_env(tmp_path: Path, password: str) -> dict[str, str]:
+    secret = tmp_path / "kafka-password"
+    secret.write_text(password)
+    return {
+        "GOVBUS_KAFKA_BOOTSTRAP": f"127.0.0.1:{LocalRuntimeSettings().kafka_sasl_port}",
+        "GOVBUS_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+        "GOVBUS_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+        "GOVBUS_KAFKA_SASL_USERNAME": "admin",
+        "GOVBUS_KAFKA_SASL_PASSWORD_FILE": str(secret),
+    }
+
+
+def test_worker_and_publisher_run_over_sasl_scram(
+    runtime: ConnectionSettings,
+    bootstrap: str,
+    uid: str,
+    state_dir: Path,
+    worker_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    password = set_password(AdminClient({"bootstrap.servers": bootstrap}), "admin")
+    env = secure_env(tmp_path, password)
+    worker = start_worker(
+        bootstrap, uid, state_dir, worker_env, tmp_path, [birth_subscription(uid)], env
+    )
+    try:
+        rng = random.Random(uid)
+        rows = tmp_path / "births.jsonl"
+        rows.write_text(
+            "\n".join(json.dumps(to_json(birth(rng, dt.date.today()))) for _ in range(5)) + "\n"
+        )
+        loaded = subprocess.run(
+            [
+                str(Path(sys.executable).parent / "govbus"),
+                "load",
+                str(rows),
+                "--type",
+                BIRTH,
+                "--source",
+                "health",
+            ],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert loaded.returncode == 0, loaded.stdout + loaded.stderr
+        assert "published 5" in loaded.stdout
+        assert wait_until(lambda: len(read_all(bootstrap, f"ps_{uid}")) == 5, 60)
+    finally:
+        worker.stop()
+
+
+def test_a_wrong_password_stops_the_worker_from_starting(
+    runtime: ConnectionSettings,
+    bootstrap: str,
+    uid: str,
+    state_dir: Path,
+    worker_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    env = secure_env(tmp_path, "not-the-password")
+    with pytest.raises(ServiceUnavailableError):
+        start_worker(
+            bootstrap, uid, state_dir, worker_env, tmp_path, [birth_subscription(uid)], env
+        )
