@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 from confluent_kafka import Producer
 
+from govbus.config import StreamsSettings, load
 from govbus.errors import ServiceUnavailableError
 from govbus.kafka_admin import COMPACTED, ensure_topics
 from govbus.kafka_config import client_config
@@ -35,12 +36,20 @@ def ensure_policy_topics(
     policy_topic: str,
     subscribers: Iterable[str],
     *,
-    partitions: int = 3,
-    replication: int = 1,
+    partitions: int | None = None,
+    replication: int | None = None,
 ) -> list[str]:
+    """The policy topic and the subscribers' delivery topics; partitions and replication
+    default to GOVBUS_PARTITIONS and GOVBUS_REPLICATION_FACTOR (one source for both)."""
     wanted: dict[str, dict[str, str]] = {policy_topic: COMPACTED}
     wanted.update({delivery_topic(s): {} for s in subscribers})
-    return ensure_topics(bootstrap, wanted, partitions=partitions, replication=replication)
+    streams = load(StreamsSettings)
+    return ensure_topics(
+        bootstrap,
+        wanted,
+        partitions=partitions or streams.partitions,
+        replication=replication or streams.replication_factor,
+    )
 
 
 def write(

@@ -12,7 +12,8 @@ import logging
 import os
 import ssl
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 import faust
 import redis
@@ -108,6 +109,14 @@ def build_app(
         allow_empty=True,
     )
 
+    heartbeat = heartbeat_file(streams)
+
+    async def beat() -> None:
+        # A live event loop, for `govbus health worker` (container and Kubernetes probes).
+        heartbeat.touch()
+
+    cast(Any, app).timer(interval=HEARTBEAT_S)(beat)  # Faust's timer decorator is untyped
+
     @app.agent(source, name="govbus-route")
     async def route_events(stream: Any) -> None:
         async for events in stream.take_events(streams.batch_size, streams.batch_within_s):
@@ -171,6 +180,13 @@ async def commit_until_done(pipeline: Pipeline, batch: list[InMessage]) -> None:
                 },
             )
         return
+
+
+HEARTBEAT_S = 5.0
+
+
+def heartbeat_file(streams: StreamsSettings) -> Path:
+    return streams.data_dir / streams.app_id / "heartbeat"
 
 
 def faust_credentials(conn: ConnectionSettings) -> Any:

@@ -14,6 +14,7 @@ from govbus.cli import (
     dev,
     dlq,
     gateway,
+    health,
     policy,
     reconcile,
     schemas,
@@ -41,6 +42,7 @@ app.add_typer(gateway.keys_app, name="keys")
 app.add_typer(gateway.acl_app, name="acl")
 app.command(name="demo")(demo.demo)
 app.command(name="reconcile")(reconcile.reconcile)
+app.add_typer(health.app, name="health")
 
 
 def run() -> None:

@@ -12,13 +12,42 @@ from govbus.kafka_admin import bus_topics, ensure_topics
 from govbus.logs import setup_logging
 from govbus.policy import load_policy_file
 from govbus.policy_store import ensure_policy_topics
-from govbus.schemas.catalogue import default_catalogue
+from govbus.schemas.catalogue import Catalogue, default_catalogue
 from govbus.schemas.topics import delivery_topic
 
 app = typer.Typer(
     help="Run the stream processors (Faust): validate, route, mask, deliver.", no_args_is_help=True
 )
 log = logging.getLogger("govbus.streams")
+
+
+def prepare_cluster(
+    conn: ConnectionSettings, streams: StreamsSettings, catalogue: Catalogue
+) -> list[str]:
+    """Create what the bus needs on the cluster (idempotent) and apply GOVBUS_POLICY_FILE."""
+    doc = load_policy_file(streams.policy_file, catalogue) if streams.policy_file else None
+    subscribers = sorted({s.subscriber for s in doc.subscriptions}) if doc else []
+    created = ensure_topics(
+        conn.bootstrap,
+        bus_topics(catalogue, subscribers),
+        partitions=streams.partitions,
+        replication=streams.replication_factor,
+    )
+    created += ensure_policy_topics(conn.bootstrap, conn.policy_topic, [])
+    if doc is not None:
+        policy_store.write(conn.bootstrap, conn.policy_topic, doc.subscriptions)
+        log.info("applied policy file", extra={"file": str(streams.policy_file)})
+    return created
+
+
+@app.command()
+def init() -> None:
+    """Prepare a cluster for the bus (the init job of a deployment): create the event, DLQ,
+    audit, progress, schema and policy topics with GOVBUS_PARTITIONS and
+    GOVBUS_REPLICATION_FACTOR, and apply GOVBUS_POLICY_FILE if set. Safe to run again."""
+    setup_logging()
+    created = prepare_cluster(load(ConnectionSettings), load(StreamsSettings), default_catalogue())
+    typer.echo(f"created {len(created)} topics: {', '.join(created) or '-'}")
 
 
 @app.command()
@@ -43,17 +72,7 @@ def run() -> None:
             "and GOVBUS_SUBJECT_KEY outside local runs"
         )
     catalogue = default_catalogue()
-    ensure_topics(
-        conn.bootstrap,
-        bus_topics(catalogue, []),
-        partitions=streams.partitions,
-        replication=streams.replication_factor,
-    )
-    ensure_policy_topics(conn.bootstrap, conn.policy_topic, [])
-    if streams.policy_file:
-        doc = load_policy_file(streams.policy_file, catalogue)
-        policy_store.write(conn.bootstrap, conn.policy_topic, doc.subscriptions)
-        log.info("applied policy file", extra={"file": str(streams.policy_file)})
+    prepare_cluster(conn, streams, catalogue)
 
     def new_subscriber(subscriber: str) -> None:
         ensure_topics(

@@ -1,0 +1,46 @@
+"""``govbus health``: liveness checks for container and Kubernetes probes (exit 0 = healthy)."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import typer
+
+from govbus.config import GatewaySettings, StreamsSettings, load
+
+app = typer.Typer(help="Health checks for probes: exit 0 when healthy.", no_args_is_help=True)
+
+
+@app.command()
+def gateway(
+    ready: bool = typer.Option(False, "--ready", help="readiness (Kafka, Redis, PostgreSQL)"),
+) -> None:
+    """The local gateway answers /healthz (or /readyz with --ready)."""
+    settings = load(GatewaySettings)
+    path = "/readyz" if ready else "/healthz"
+    try:
+        ok = httpx.get(f"http://127.0.0.1:{settings.gateway_port}{path}", timeout=3).is_success
+    except httpx.HTTPError:
+        ok = False
+    if not ok:
+        typer.echo(f"gateway {path}: not healthy", err=True)
+        raise typer.Exit(1)
+
+
+@app.command()
+def worker(
+    max_age: float = typer.Option(30.0, help="seconds since the last heartbeat"),
+) -> None:
+    """The stream worker's event loop beat within MAX_AGE seconds."""
+    from govbus.streams.app import heartbeat_file  # noqa: PLC0415 - imports Faust
+
+    beat = heartbeat_file(load(StreamsSettings))
+    try:
+        age = time.time() - beat.stat().st_mtime
+    except FileNotFoundError:
+        typer.echo(f"no heartbeat at {beat}", err=True)
+        raise typer.Exit(1) from None
+    if age > max_age:
+        typer.echo(f"last heartbeat {age:.0f}s ago", err=True)
+        raise typer.Exit(1)
