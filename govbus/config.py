@@ -24,6 +24,11 @@ from govbus.errors import ConfigError
 DEV_ONLY_SECRET = "govbus-local-development-only-not-a-secret"  # noqa: S105 - a labelled dev default
 
 
+def _host_name(fallback: str) -> str:
+    """The container's or pod's name: unique per replica, stable for a StatefulSet pod."""
+    return os.environ.get("HOSTNAME") or fallback
+
+
 def _default_state_dir() -> Path:
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "govbus"
@@ -202,9 +207,10 @@ class StreamsSettings(_Base):
 
     app_id: str = Field(default="govbus-streams", description="Faust app id = consumer group.")
     worker_id: str = Field(
-        default="local-1",
+        default_factory=lambda: _host_name("local-1"),
         description="Stable id of this worker; names its Kafka transactional id, so a "
-        "restarted worker fences its previous incarnation.",
+        "restarted worker fences its previous incarnation. Default: $HOSTNAME (a "
+        "StatefulSet pod name), else local-1.",
     )
     partitions: int = Field(default=3, ge=1, description="Partitions of topics govbus creates.")
     replication_factor: int = Field(default=1, ge=1, description="Replication of created topics.")
@@ -239,7 +245,11 @@ class GatewaySettings(_Base):
 
     gateway_host: str = Field(default="127.0.0.1", description="Bind address.")
     gateway_port: int = Field(default=8080, description="Bind port.")
-    instance_id: str = Field(default="gw-1", description="Names this instance's audit chain.")
+    instance_id: str = Field(
+        default_factory=lambda: _host_name("gw-1"),
+        description="Names this instance's audit chain; unique per replica. Default: "
+        "$HOSTNAME (the pod name), else gw-1.",
+    )
     api_key_pepper: SecretStr = Field(
         default=SecretStr(DEV_ONLY_SECRET),
         description="Server-side secret mixed into API key hashes (keys are stored hashed).",

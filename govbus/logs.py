@@ -30,3 +30,15 @@ def setup_logging(level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+
+
+def warn_unknown_settings() -> None:
+    """A misspelt GOVBUS_* variable is otherwise silently ignored: say so at start."""
+    import os  # noqa: PLC0415
+
+    from govbus.settings_reference import unknown_in_environment  # noqa: PLC0415
+
+    for name in unknown_in_environment(os.environ):
+        logging.getLogger("govbus.config").warning(
+            "unknown setting ignored (misspelt?)", extra={"variable": name}
+        )

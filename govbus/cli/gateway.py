@@ -13,7 +13,7 @@ from govbus import telemetry
 from govbus.config import DEV_ONLY_SECRET, ConnectionSettings, GatewaySettings, load
 from govbus.gateway.keystore import KeyStore
 from govbus.kafka_config import client_config
-from govbus.logs import setup_logging
+from govbus.logs import setup_logging, warn_unknown_settings
 
 gateway_app = typer.Typer(help="Run the HTTP gateway.", no_args_is_help=True)
 keys_app = typer.Typer(help="Issue, list and revoke department API keys.", no_args_is_help=True)
@@ -37,6 +37,7 @@ def run() -> None:
     from govbus.gateway.app import create_app  # noqa: PLC0415
 
     setup_logging()
+    warn_unknown_settings()
     telemetry.setup("govbus-gateway")
     settings = load(GatewaySettings)
     if settings.api_key_pepper.get_secret_value() == DEV_ONLY_SECRET:

@@ -10,6 +10,7 @@ from rich.console import Console
 from govbus.cli import (
     adapters,
     audit,
+    config,
     demo,
     dev,
     dlq,
@@ -43,6 +44,7 @@ app.add_typer(gateway.acl_app, name="acl")
 app.command(name="demo")(demo.demo)
 app.command(name="reconcile")(reconcile.reconcile)
 app.add_typer(health.app, name="health")
+app.add_typer(config.app, name="config")
 
 
 def run() -> None:

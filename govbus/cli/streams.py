@@ -9,7 +9,7 @@ import typer
 from govbus import policy_store, telemetry
 from govbus.config import ConnectionSettings, KeySettings, StreamsSettings, load
 from govbus.kafka_admin import bus_topics, ensure_topics
-from govbus.logs import setup_logging
+from govbus.logs import setup_logging, warn_unknown_settings
 from govbus.policy import load_policy_file
 from govbus.policy_store import ensure_policy_topics
 from govbus.schemas.catalogue import Catalogue, default_catalogue
@@ -64,6 +64,7 @@ def run() -> None:
     from govbus.streams.policy_table import PolicyTable  # noqa: PLC0415
 
     setup_logging()
+    warn_unknown_settings()
     telemetry.setup("govbus-streams")
     conn, streams, keys = load(ConnectionSettings), load(StreamsSettings), load(KeySettings)
     if keys.uses_dev_defaults:
