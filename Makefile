@@ -7,7 +7,15 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: setup demo test lint unit up down status clean help
+# Deployment checks (helm lint/template, compose-spec) use pinned tools, cached across runs.
+TOOLS := $(HOME)/.cache/govbus/tools
+HELM_VERSION := v3.16.4
+HELM := $(TOOLS)/helm-$(HELM_VERSION)
+COMPOSE_GO_VERSION := v2.4.9
+COMPOSE_SCHEMA := $(TOOLS)/compose-spec-$(COMPOSE_GO_VERSION).json
+DEPLOY_ENV := GOVBUS_HELM=$(HELM) GOVBUS_COMPOSE_SCHEMA=$(COMPOSE_SCHEMA)
+
+.PHONY: setup demo test lint unit tools deploy-check up down status clean help
 .DEFAULT_GOAL := help
 
 help:  ## list the targets
@@ -40,8 +48,28 @@ lint: setup  ## ruff (lint + format), mypy strict, the schema evolution gate
 unit: setup  ## only the unit tests (no services)
 	$(BIN)/pytest tests/unit
 
-test: lint  ## everything: lint, types, then every test against a real runtime of its own
-	GOVBUS_REQUIRE_INTEGRATION=1 $(BIN)/pytest
+tools: $(HELM) $(COMPOSE_SCHEMA)  ## pinned helm (built from the Go module proxy) and the compose-spec schema
+
+$(HELM):
+	@command -v go >/dev/null || { echo "Go is needed to build helm from the Go module proxy"; exit 1; }
+	mkdir -p $(TOOLS)/gobin
+	GOBIN=$(TOOLS)/gobin GOFLAGS=-mod=mod go install \
+	  -ldflags "-X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION)" \
+	  helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+	mv $(TOOLS)/gobin/helm $@
+
+$(COMPOSE_SCHEMA):
+	@command -v go >/dev/null || { echo "Go is needed to fetch the compose-spec schema"; exit 1; }
+	mkdir -p $(TOOLS)
+	dir="$$(GOFLAGS=-mod=mod go mod download -json github.com/compose-spec/compose-go/v2@$(COMPOSE_GO_VERSION) \
+	  | $(PYTHON) -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')"; \
+	  cp "$$dir/schema/compose-spec.json" $@.tmp && mv $@.tmp $@
+
+deploy-check: setup tools  ## helm lint + template against Kubernetes schemas, compose-spec, settings drift
+	$(DEPLOY_ENV) $(BIN)/pytest tests/deploy
+
+test: lint tools  ## everything: lint, types, then every test against a real runtime of its own
+	GOVBUS_REQUIRE_INTEGRATION=1 $(DEPLOY_ENV) $(BIN)/pytest
 
 up: setup  ## start the local runtime
 	$(BIN)/govbus dev up

@@ -14,14 +14,17 @@ from govbus.schemas import topics
 from govbus.schemas.catalogue import Catalogue
 
 COMPACTED = {"cleanup.policy": "compact"}
+# The audit trail and the dead letters are kept until someone decides otherwise: the hash
+# chains are verified from their first record, and no dead letter may expire unhandled.
+KEPT = {"retention.ms": "-1", "retention.bytes": "-1"}
 
 
 def bus_topics(catalogue: Catalogue, subscribers: Iterable[str]) -> dict[str, dict[str, str]]:
     """Every topic the bus needs -> its config overrides."""
     wanted: dict[str, dict[str, str]] = {e.topic: {} for e in catalogue}
     wanted.update({topics.delivery_topic(s): {} for s in subscribers})
-    wanted[topics.DLQ] = {}
-    wanted[topics.AUDIT] = {}
+    wanted[topics.DLQ] = KEPT
+    wanted[topics.AUDIT] = KEPT
     for compacted in (topics.POLICY, topics.PROGRESS, topics.SCHEMAS):
         wanted[compacted] = COMPACTED
     return wanted
@@ -41,12 +44,14 @@ def ensure_topics(
         existing = set(admin.list_topics(timeout=10).topics)
     except KafkaException as exc:
         raise ServiceUnavailableError(f"cannot list topics at {bootstrap}: {exc}") from None
+    # With 3+ replicas, acks=all then means "on at least 2 brokers".
+    durability = {"min.insync.replicas": "2"} if replication >= 3 else {}
     missing = [
         NewTopic(
             name,
             num_partitions=1 if cfg is COMPACTED else partitions,
             replication_factor=replication,
-            config=cfg,
+            config={**cfg, **durability},
         )
         for name, cfg in wanted.items()
         if name not in existing

@@ -31,6 +31,8 @@ OTHER = {
     "GOVBUS_JAEGER_URL": "Trace UI base URL used by `govbus trace` links.",
     "GOVBUS_REQUIRE_INTEGRATION": "1 (as `make test` sets it): fail if no integration test passed.",
     "GOVBUS_TEST_RUNTIME": "`shared`: tests use the normal local runtime instead of their own.",
+    "GOVBUS_HELM": "The helm binary the deployment tests use (`make tools` builds a pinned one).",
+    "GOVBUS_COMPOSE_SCHEMA": "The compose-spec JSON schema the deployment tests use.",
 }
 _NAME = re.compile(r"\bGOVBUS_[A-Z0-9_]+\b")
 

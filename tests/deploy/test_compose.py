@@ -1,0 +1,86 @@
+"""compose.yaml against the compose-spec schema (no Docker engine needed), with a broken copy
+as a control; every GOVBUS_* variable it sets exists; its commands are real CLI commands."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from govbus.cli.main import app
+from govbus.settings_reference import mentioned, unknown
+from tests.deploy.conftest import ROOT
+
+COMPOSE = ROOT / "compose.yaml"
+
+
+def load_compose() -> dict[str, Any]:
+    return yaml.safe_load(COMPOSE.read_text())
+
+
+def test_compose_file_is_valid_against_the_compose_spec(compose_schema: Path) -> None:
+    schema = json.loads(compose_schema.read_text())
+    # The spec declares draft 7 under an unusual $schema URL: use the draft-07 validator.
+    validator = jsonschema.Draft7Validator(schema)
+    validator.validate(load_compose())
+    broken = copy.deepcopy(load_compose())
+    broken["services"]["streams"]["restart_policy"] = "always"  # not a compose key
+    with pytest.raises(jsonschema.ValidationError):
+        validator.validate(broken)
+
+
+def test_compose_has_every_part_of_the_bus() -> None:
+    services = load_compose()["services"]
+    assert {
+        "kafka",
+        "redis",
+        "postgres",
+        "init",
+        "streams",
+        "gateway",
+        "otel-collector",
+        "jaeger",
+    } <= set(services)
+    assert services["kafka"]["image"].startswith("apache/kafka:")
+    assert "container_name" not in services["streams"]  # so `--scale streams=N` works
+    assert "ports" not in services["streams"]
+    for name in ("streams", "gateway"):
+        assert services[name]["depends_on"]["init"]["condition"] == "service_completed_successfully"
+        assert "healthcheck" in services[name]
+
+
+def test_every_setting_compose_uses_exists() -> None:
+    names = mentioned(COMPOSE.read_text())
+    assert "GOVBUS_KAFKA_BOOTSTRAP" in names
+    assert unknown(names) == []
+
+
+def test_no_secret_value_is_in_compose() -> None:
+    compose = load_compose()
+    for service in compose["services"].values():
+        for key, value in (service.get("environment") or {}).items():
+            if any(word in key for word in ("PASSWORD", "PEPPER", "DSN")) or key.endswith("_KEY"):
+                assert key.endswith("_FILE"), key
+                assert str(value).startswith("/run/secrets/"), key
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["streams", "run"],
+        ["streams", "init"],
+        ["gateway", "run"],
+        ["health", "worker"],
+        ["health", "gateway"],
+        ["keys", "issue"],
+    ],
+)
+def test_commands_used_by_compose_helm_and_the_image_exist(command: list[str]) -> None:
+    result = CliRunner().invoke(app, [*command, "--help"])
+    assert result.exit_code == 0, result.output
