@@ -60,6 +60,7 @@ def enqueue(
     correlation_id: str | None = None,
     causation_id: str | None = None,
     corrects: str | None = None,
+    retract: bool = False,
     traceparent: str | None = None,
     table: str = DEFAULT_TABLE,
 ) -> str:
@@ -69,8 +70,8 @@ def enqueue(
     conn.execute(
         sql.SQL(
             "INSERT INTO {} (id, source, aggregate_type, aggregate_id, event_type, event_version,"
-            " payload, correlation_id, causation_id, corrects, traceparent)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " payload, correlation_id, causation_id, corrects, retract, traceparent)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
         ).format(sql.Identifier(check_table(table))),
         (
             event_id,
@@ -83,6 +84,7 @@ def enqueue(
             correlation_id,
             causation_id,
             corrects,
+            retract,
             traceparent,
         ),
     )

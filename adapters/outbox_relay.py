@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 _CLAIM = """
 SELECT o.seq, o.id::text, o.source, o.event_type, o.event_version, o.payload,
-       o.correlation_id, o.causation_id, o.corrects, o.traceparent, o.created_at
+       o.correlation_id, o.causation_id, o.corrects, o.retract, o.traceparent, o.created_at
   FROM {table} o
  WHERE o.status = 'pending'
    AND NOT EXISTS (SELECT 1 FROM {table} p
@@ -163,6 +163,7 @@ class OutboxRelay:
             corr,
             cause,
             corrects,
+            retract,
             parent,
             created,
         ) = row
@@ -178,6 +179,7 @@ class OutboxRelay:
             correlation_id=corr,
             causation_id=cause,
             corrects=corrects,
+            retract=bool(retract),
             extra_headers=[("traceparent", parent.encode())] if parent else (),
         )
         return publisher.send(prepared)

@@ -93,9 +93,12 @@ class EventEncoder:
         correlation_id: str | None = None,
         causation_id: str | None = None,
         corrects: str | None = None,
+        retract: bool = False,
         extra_headers: Iterable[tuple[str, bytes]] = (),
     ) -> Prepared:
         event = self.event_type(type_name, version)
+        if retract and not corrects:
+            raise PublishError("sdk.usage", "a retraction names the event it retracts (corrects=)")
         record = dict(data)
         problem = check_fields(event.fields.values(), record)
         if problem is not None:
@@ -124,6 +127,7 @@ class EventEncoder:
             correlation_id=correlation_id,
             causation_id=causation_id,
             corrects=corrects,
+            retract=retract,
         )
         headers = [*envelope.to_headers(), *extra_headers]
         return Prepared(envelope, event.topic, subject.encode(), value, headers)

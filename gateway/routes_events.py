@@ -47,8 +47,9 @@ def cloudevent(item: Received, after: dict[int, int], *, avro: bool = False) -> 
         "govbussubscription": item.subscription,
         "govbuscursor": cursors.encode(after),
     }
-    if env.corrects:  # your delivery id of the event whose facts this one replaces
+    if env.corrects:  # your delivery id of the event this one corrects or retracts
         event["govbuscorrects"] = env.corrects
+        event["govbusamendment"] = env.amendment
     if avro:
         event["datacontenttype"] = "application/avro"
         event["data_base64"] = base64.b64encode(item.raw).decode()

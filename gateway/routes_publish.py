@@ -40,6 +40,10 @@ async def publish(
         str | None,
         Header(alias="ce-govbuscorrects", description="id of your earlier event this corrects"),
     ] = None,
+    retract: Annotated[
+        bool,
+        Header(alias="ce-govbusretract", description="true: withdraw that event, not amend it"),
+    ] = False,
 ) -> JSONResponse:
     """Publish an event your department owns; 202 with its event id once Kafka (acks=all)
     has it. Send ``Idempotency-Key`` (or ``ce-id``) to make retries safe, and
@@ -53,7 +57,9 @@ async def publish(
     try:
         event = pub.encoder.event_type(event_type, None)
         record = to_record(event, data)
-        future = pub.publish(event_type, record, event_id=event_id, corrects=corrects)
+        future = pub.publish(
+            event_type, record, event_id=event_id, corrects=corrects, retract=retract
+        )
     except PublishError as exc:
         status = (
             403

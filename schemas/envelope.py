@@ -57,6 +57,15 @@ class Envelope:
     # A correction: the id of the earlier event (same source) whose facts this one replaces.
     # On a delivery it is the subscriber's own delivery id of that earlier event.
     corrects: str | None = None
+    # With ``corrects``: the earlier event was wrong altogether (withdraw it), not amended.
+    retract: bool = False
+
+    @property
+    def amendment(self) -> str | None:
+        """'correction' or 'retraction' of the event named by ``corrects``; None otherwise."""
+        if not self.corrects:
+            return None
+        return "retraction" if self.retract else "correction"
 
     @property
     def ce_type(self) -> str:
@@ -83,6 +92,8 @@ class Envelope:
             pairs["ce_causationid"] = self.causation_id
         if self.corrects:
             pairs["ce_govbuscorrects"] = self.corrects
+            if self.retract:
+                pairs["ce_govbusretract"] = "true"
         return [(k, v.encode()) for k, v in pairs.items()]
 
     @classmethod
@@ -117,6 +128,7 @@ class Envelope:
             correlation_id=values.get("ce_correlationid"),
             causation_id=values.get("ce_causationid"),
             corrects=values.get("ce_govbuscorrects"),
+            retract=values.get("ce_govbusretract") == "true",
         )
 
 

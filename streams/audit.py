@@ -70,6 +70,11 @@ class AuditWriter:
                 fields=dict(delivery.fields),
                 legal_basis=sub.legal_basis,
                 purpose=sub.purpose,
+                # Corrections and retractions are tracked until their recipients acknowledge.
+                reason=acc.envelope.amendment or "",
+                detail=f"{acc.envelope.amendment} of {acc.envelope.corrects}"
+                if acc.envelope.corrects
+                else "",
             )
         )
 

@@ -85,6 +85,7 @@ class Projector:
             corrects=delivery_id(sub.subscriber, env.source, env.corrects)
             if env.corrects
             else None,
+            retract=env.retract,
         )
         headers = [*out_env.to_headers(), ("govbus_subscription", sub.id.encode()), *extra_headers]
         value = self.codec.encode(fp, self.project(accepted, sub))

@@ -22,6 +22,7 @@ CREATE TABLE IF NOT EXISTS {table} (
 );
 -- Added after the first release; older outboxes gain it in place.
 ALTER TABLE {table} ADD COLUMN IF NOT EXISTS corrects text;  -- id of the event this one corrects
+ALTER TABLE {table} ADD COLUMN IF NOT EXISTS retract boolean NOT NULL DEFAULT false;  -- withdraws it
 CREATE INDEX IF NOT EXISTS {index} ON {table} (aggregate_id, seq) WHERE status = 'pending';
 CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

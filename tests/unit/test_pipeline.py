@@ -127,13 +127,18 @@ def make_pipeline(
 
 
 def encoded_birth(
-    offset: int, corrects: str | None = None, seed: int | None = None, **override: Any
+    offset: int,
+    corrects: str | None = None,
+    seed: int | None = None,
+    *,
+    retract: bool = False,
+    **override: Any,
 ) -> tuple[InMessage, dict[str, Any], str]:
     encoder = EventEncoder("health", CATALOGUE, Pseudonymizer(KeySettings()))
     data = {**birth(random.Random(offset if seed is None else seed), NOW.date()), **override}
     # v1 on purpose: the worker reads it as the latest version (v2).
     prepared = encoder.prepare(
-        "gov.health.birth_registered", data, version=1, time=NOW, corrects=corrects
+        "gov.health.birth_registered", data, version=1, time=NOW, corrects=corrects, retract=retract
     )
     msg = InMessage(TOPIC, 0, offset, prepared.key, prepared.value, prepared.headers)
     return msg, data, prepared.envelope.id
@@ -407,3 +412,20 @@ def test_a_correction_of_an_unknown_event_is_dead_lettered() -> None:
     assert (b"govbus_dlq_reason", b"correction.unknown_original") in [
         (k.encode(), v) for k, v in dead.headers
     ]
+
+
+def test_a_retraction_reaches_the_original_recipients_marked_as_such() -> None:
+    pipe, sink, _ = make_pipeline()
+    original, _, original_id = encoded_birth(0)
+    pipe.process([original])
+    pipe.process([encoded_birth(1, seed=0, corrects=original_id, retract=True)[0]])
+    got = deliveries(sink.batches[-1])
+    assert set(got) == {"public_security", "medical_insurance", "disease_control"}
+    for subscriber, out in got.items():
+        env = Envelope.from_headers(out.headers)
+        assert env.amendment == "retraction"
+        assert env.corrects == delivery_id(subscriber, "health", original_id)
+    audit = [json.loads(o.value or b"{}") for o in sink.batches[-1] if o.topic == "govbus.audit"]
+    delivered = [r for r in audit if r["kind"] == "delivered"]
+    assert {r["reason"] for r in delivered} == {"retraction"}
+    assert all(r["detail"] == f"retraction of {original_id}" for r in delivered)
