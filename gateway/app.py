@@ -11,9 +11,10 @@ import redis
 from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from govbus.config import ConnectionSettings, GatewaySettings, load
+from govbus.config import ConnectionSettings, GatewaySettings, KeySettings, load
 from govbus.devenv.probes import kafka_ready, pg_ready, redis_ready
-from govbus.gateway import routes_admin, routes_events, routes_publish
+from govbus.disclosures import DisclosureStore
+from govbus.gateway import routes_admin, routes_citizens, routes_events, routes_publish
 from govbus.gateway.audit import GatewayAudit
 from govbus.gateway.auth import Authenticator
 from govbus.gateway.consume import Consumption
@@ -22,6 +23,8 @@ from govbus.gateway.keystore import KeyStore
 from govbus.gateway.problems import Problem, install, problem_response
 from govbus.gateway.ratelimit import RateLimiter
 from govbus.gateway.reader import DeliveryDecoder
+from govbus.licences import LicenceStore
+from govbus.pseudonym import Pseudonymizer
 
 
 def create_app(
@@ -34,6 +37,9 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         keys = KeyStore(conn.pg, settings.api_key_pepper.get_secret_value().encode())
         keys.init()
+        disclosures, licences = DisclosureStore(conn.pg), LicenceStore(conn.pg)
+        disclosures.init()
+        licences.init()
         app.state.services = Services(
             settings=settings,
             auth=Authenticator(
@@ -54,6 +60,9 @@ def create_app(
             keys=keys,
             bootstrap=conn.bootstrap,
             policy_topic=conn.policy_topic,
+            disclosures=disclosures,
+            licences=licences,
+            pseudonymizer=Pseudonymizer(load(KeySettings)),
         )
         yield
         app.state.services.publishers.close()
@@ -111,4 +120,5 @@ def create_app(
     app.include_router(routes_events.schemas_router)
     app.include_router(routes_publish.router)
     app.include_router(routes_admin.router)
+    app.include_router(routes_citizens.router)
     return app

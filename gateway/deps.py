@@ -9,6 +9,7 @@ from fastapi import Depends, Header, Request
 
 from govbus.adapters.publisher import Publisher
 from govbus.config import GatewaySettings
+from govbus.disclosures import DisclosureStore
 from govbus.gateway import cursor as cursors
 from govbus.gateway.audit import GatewayAudit
 from govbus.gateway.auth import Authenticator, Principal
@@ -16,6 +17,8 @@ from govbus.gateway.consume import Consumption
 from govbus.gateway.keystore import KeyStore
 from govbus.gateway.problems import Problem
 from govbus.gateway.ratelimit import RateLimiter
+from govbus.licences import LicenceStore
+from govbus.pseudonym import Pseudonymizer
 
 PARTITIONS_BOUND = 1024
 
@@ -47,6 +50,9 @@ class Services:
     keys: KeyStore
     bootstrap: str
     policy_topic: str
+    disclosures: DisclosureStore
+    licences: LicenceStore
+    pseudonymizer: Pseudonymizer
 
 
 def services(request: Request) -> Services:

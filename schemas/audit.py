@@ -24,6 +24,9 @@ Kind = Literal[
     "acked",
     "policy",
     "correction",
+    "correction_acked",  # a recipient confirmed it applied a correction or retraction
+    "disclosure_viewed",  # someone looked up who received a person's data
+    "licence_verified",  # a relying department checked a licence (with its purpose)
 ]
 GENESIS = "0" * 64
 

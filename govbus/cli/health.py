@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import httpx
 import typer
 
-from govbus.config import GatewaySettings, StreamsSettings, load
+from govbus.config import GatewaySettings, LocalRuntimeSettings, StreamsSettings, load
 
 app = typer.Typer(help="Health checks for probes: exit 0 when healthy.", no_args_is_help=True)
 
@@ -28,14 +29,7 @@ def gateway(
         raise typer.Exit(1)
 
 
-@app.command()
-def worker(
-    max_age: float = typer.Option(30.0, help="seconds since the last heartbeat"),
-) -> None:
-    """The stream worker's event loop beat within MAX_AGE seconds."""
-    from govbus.streams.app import heartbeat_file  # noqa: PLC0415 - imports Faust
-
-    beat = heartbeat_file(load(StreamsSettings))
+def _fresh(beat: Path, max_age: float) -> None:
     try:
         age = time.time() - beat.stat().st_mtime
     except FileNotFoundError:
@@ -44,3 +38,21 @@ def worker(
     if age > max_age:
         typer.echo(f"last heartbeat {age:.0f}s ago", err=True)
         raise typer.Exit(1)
+
+
+@app.command()
+def indexer(max_age: float = typer.Option(30.0, help="seconds since the last heartbeat")) -> None:
+    """Both indexers (disclosures, licences) are running."""
+    from govbus.indexing import heartbeat_file  # noqa: PLC0415
+
+    _fresh(heartbeat_file(load(LocalRuntimeSettings).state_dir), max_age)
+
+
+@app.command()
+def worker(
+    max_age: float = typer.Option(30.0, help="seconds since the last heartbeat"),
+) -> None:
+    """The stream worker's event loop beat within MAX_AGE seconds."""
+    from govbus.streams.app import heartbeat_file  # noqa: PLC0415 - imports Faust
+
+    _fresh(heartbeat_file(load(StreamsSettings)), max_age)

@@ -16,6 +16,7 @@ from govbus.cli import (
     dlq,
     gateway,
     health,
+    indexes,
     policy,
     reconcile,
     schemas,
@@ -45,6 +46,10 @@ app.command(name="demo")(demo.demo)
 app.command(name="reconcile")(reconcile.reconcile)
 app.add_typer(health.app, name="health")
 app.add_typer(config.app, name="config")
+app.add_typer(indexes.index_app, name="index")
+app.add_typer(indexes.disclosures_app, name="disclosures")
+app.add_typer(indexes.corrections_app, name="corrections")
+app.add_typer(indexes.licences_app, name="licences")
 
 
 def run() -> None:

@@ -77,6 +77,7 @@ def console_renderables(report: DemoReport) -> list[Any]:
                 (f" {check.detail}" if check.detail else "", "dim"),
             )
         )
+    out += _trust_renderables(report.trust)
     for problem in report.problems:
         out.append(Text(f"✗ {problem}", style="bold red"))
     totals = report.totals
@@ -90,6 +91,42 @@ def console_renderables(report: DemoReport) -> list[Any]:
             f"Setup {report.setup_s:.1f}s, scenarios {report.scenarios_s:.1f}s "
             "(publish → every department has read its deliveries).",
             style="bold" if report.ok else "bold red",
+        )
+    )
+    return out
+
+
+def _trust_renderables(trust: dict[str, Any]) -> list[Any]:
+    if not trust:
+        return []
+    out: list[Any] = [
+        Text("\nWhat the citizen can see: disclosure reports", style="bold underline")
+    ]
+    for person, rows in trust["disclosures"].items():
+        table = Table(title=f"{person}: {len(rows)} deliveries of their data", title_justify="left")
+        for column in ("to", "event", "fields [mask]", "why", "read"):
+            table.add_column(column, overflow="fold")
+        for d in rows:
+            fields = ", ".join(
+                k + ("" if r == "clear" else f" [{r}]") for k, r in d["fields"].items()
+            )
+            event = d["event_type"].rsplit(".", 1)[1] + (
+                f" ({d['amendment']})" if d["amendment"] else ""
+            )
+            table.add_row(
+                d["subscriber"], event, fields, d["purpose"], "yes" if d["read_at"] else "no"
+            )
+        out.append(table)
+    out.append(Text("Licence checks by a relying department (tax)", style="bold underline"))
+    for check in trust["licence_checks"]:
+        out.append(Text(f"  {check['licence']}: {check['status']}  ({check['licence_id']})"))
+    c = trust["corrections"]
+    out.append(Text("Correction follow-up", style="bold underline"))
+    out.append(
+        Text(
+            f"  awaiting acknowledgement: {', '.join(c['pending_before']) or '-'}; "
+            f"{c['acknowledged_by']} acknowledged; "
+            f"still pending: {', '.join(c['pending_after']) or '-'}"
         )
     )
     return out
@@ -240,6 +277,48 @@ def _event_html(event: EventOutcome) -> str:
     )
 
 
+def _trust_html(trust: dict[str, Any]) -> str:
+    if not trust:
+        return ""
+    parts = ["<h2>Disclosure reports (what the citizen portal shows)</h2>"]
+    for person, rows in trust["disclosures"].items():
+        parts.append(f"<h3>{html.escape(person)}: {len(rows)} deliveries</h3><table>")
+        parts.append(
+            "<tr><th>to</th><th>event</th><th>fields [mask]</th>"
+            "<th>legal basis · purpose</th><th>read</th></tr>"
+        )
+        for d in rows:
+            fields = ", ".join(
+                html.escape(k)
+                + ("" if r == "clear" else f' <span class="rule">[{html.escape(r)}]</span>')
+                for k, r in d["fields"].items()
+            )
+            parts.append(
+                f"<tr><td>{html.escape(d['subscriber'])}</td><td>{html.escape(d['event_type'])}"
+                f"{' (' + html.escape(d['amendment']) + ')' if d['amendment'] else ''}</td>"
+                f"<td>{fields}</td><td>{html.escape(d['legal_basis'])}<br>"
+                f'<span class="dim">{html.escape(d["purpose"])}</span></td>'
+                f"<td>{'yes' if d['read_at'] else 'no'}</td></tr>"
+            )
+        parts.append("</table>")
+    parts.append(
+        "<h2>Licence checks</h2><table><tr><th>licence</th><th>id</th><th>status</th></tr>"
+    )
+    for check in trust["licence_checks"]:
+        parts.append(
+            f"<tr><td>{html.escape(check['licence'])}</td><td><code>{html.escape(check['licence_id'])}"
+            f"</code></td><td>{html.escape(check['status'])}</td></tr>"
+        )
+    c = trust["corrections"]
+    parts.append(
+        "</table><h2>Correction follow-up</h2>"
+        f"<p>awaiting: {html.escape(', '.join(c['pending_before']))}; acknowledged by "
+        f"{html.escape(c['acknowledged_by'])}; still pending: "
+        f"{html.escape(', '.join(c['pending_after']))}</p>"
+    )
+    return "".join(parts)
+
+
 def html_report(report: DemoReport) -> str:
     totals = report.totals
     body = [
@@ -269,6 +348,7 @@ def html_report(report: DemoReport) -> str:
             f"{html.escape(check.detail)}</span></td></tr>"
         )
     body.append("</table>")
+    body.append(_trust_html(report.trust))
     # Raw text inside <script>: only "</" could end it early.
     data = json.dumps(report.to_dict(), ensure_ascii=False).replace("</", "<\\/")
     return (

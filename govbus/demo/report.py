@@ -74,6 +74,8 @@ class DemoReport:
     scenarios: dict[str, str]  # key -> title
     events: list[EventOutcome] = field(default_factory=list)
     access: list[AccessCheck] = field(default_factory=list)
+    # Disclosure reports, licence checks and correction follow-up, as the gateway answered.
+    trust: dict[str, Any] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)  # anything that went wrong in the run
 
     @property

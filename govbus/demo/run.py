@@ -38,13 +38,14 @@ from govbus.config import (
 )
 from govbus.demo.civil_registry import DEATH, CivilRegistry
 from govbus.demo.report import AccessCheck, DeliverySeen, DemoReport, EventOutcome, FieldSeen
-from govbus.demo.sample_data import enterprise, wrong_check_char
+from govbus.demo.sample_data import enterprise, licence_id, wrong_check_char
 from govbus.demo.scenarios import Scenario, Step, plan, steps
 from govbus.devenv.runtime import Runtime
 from govbus.devenv.worker import WorkerProcess
 from govbus.gateway.app import create_app
 from govbus.gateway.kafka_acl import read_as, set_password, sync
 from govbus.gateway.keystore import KeyStore
+from govbus.indexing import Indexes
 from govbus.kafka_admin import bus_topics, ensure_topics
 from govbus.policy import PolicyDocument, load_policy_file
 from govbus.pseudonym import Pseudonymizer
@@ -230,6 +231,7 @@ class DemoRun:
                 events = [self._outcome(p, records, seen) for p in published]
                 scenarios_s = time.monotonic() - began
                 access = self._access_checks(http, keys)
+                trust = self._trust(http, keys, published)
         finally:
             keys.revoke_all()
             worker.stop()
@@ -241,6 +243,7 @@ class DemoRun:
             scenarios={sc.key: sc.title for sc in scenarios},
             events=events,
             access=access,
+            trust=trust,
             problems=problems,
         )
 
@@ -460,6 +463,87 @@ class DemoRun:
             trace_id=first.trace_id if first is not None else "",
             deliveries=deliveries,
         )
+
+    # ------------------------------------------------------------------ trust features
+
+    def _trust(self, http: httpx.Client, keys: Keys, published: list[Published]) -> dict[str, Any]:
+        """Disclosure reports for the newborn and the deceased, licence checks by a relying
+        department, and corrections followed until their recipients acknowledge."""
+        self.progress("indexing the audit trail for disclosure reports and licence checks")
+        indexes = Indexes(self.conn.bootstrap, self.conn.pg)
+        try:
+            indexes.catch_up()
+            by_step = {p.step.key: p for p in published}
+            portal = {"X-API-Key": keys.for_("citizen_portal", "citizen_portal")}
+            people = {
+                "newborn": [
+                    by_step["newborn.birth"].step.data["certificate_no"],
+                    by_step["newborn.household"].step.data["citizen_id"],
+                ],
+                "deceased": [by_step["death.certified"].step.data["citizen_id"]],
+            }
+            reports: dict[str, list[dict[str, Any]]] = {}
+            for person, identifiers in people.items():
+                reports[person] = []
+                for identifier in identifiers:
+                    answer = http.get(f"/v1/subjects/{identifier}/disclosures", headers=portal)
+                    answer.raise_for_status()
+                    reports[person] += answer.json()["disclosures"]
+            tax = {"X-API-Key": keys.for_("tax", "subscriber")}
+            checks = []
+            for key in ("licence.issued", "licence.food"):
+                licence = by_step[key].step.data["licence_id"]
+                checks.append(self._verify(http, tax, licence, key))
+            unknown = licence_id("11100000", "110108", "999999999")
+            checks.append(self._verify(http, tax, unknown, "never issued"))
+            corrections = self._follow_corrections(http, keys, indexes, by_step["death.correction"])
+        finally:
+            indexes.close()
+        return {"disclosures": reports, "licence_checks": checks, "corrections": corrections}
+
+    @staticmethod
+    def _verify(
+        http: httpx.Client, headers: dict[str, str], licence: str, what: str
+    ) -> dict[str, str]:
+        answer = http.get(
+            "/v1/licences/verify",
+            params={"licence_id": licence, "purpose": "employer registration check"},
+            headers=headers,
+        )
+        answer.raise_for_status()
+        return {"licence": what, **answer.json()}
+
+    def _follow_corrections(
+        self, http: httpx.Client, keys: Keys, indexes: Indexes, correction: Published
+    ) -> dict[str, Any]:
+        """All recipients of the correction are pending; one acknowledges; the others stay."""
+        now = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
+
+        def pending() -> list[str]:
+            rows = indexes.disclosures.pending_amendments(dt.timedelta(0), now)
+            return sorted(d.subscriber for d in rows if d.event_id == correction.event_id)
+
+        before = pending()
+        acked_by = "civil_affairs"
+        own = delivery_id(acked_by, correction.step.source, correction.event_id)
+        answer = http.post(
+            "/v1/corrections/ack",
+            json={"ids": [own]},
+            headers={"X-API-Key": keys.for_(acked_by, "subscriber")},
+        )
+        answer.raise_for_status()
+        deadline = time.monotonic() + 30
+        after = pending()
+        while after == before and time.monotonic() < deadline:
+            time.sleep(0.5)
+            indexes.catch_up(idle_steps=1)
+            after = pending()
+        return {
+            "event_id": correction.event_id,
+            "pending_before": before,
+            "acknowledged_by": acked_by,
+            "pending_after": after,
+        }
 
     # ------------------------------------------------------------------ access checks
 

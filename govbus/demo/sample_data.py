@@ -125,11 +125,17 @@ def enterprise(rng: random.Random) -> dict[str, Any]:
     }
 
 
-def licence_issued(rng: random.Random, company: dict[str, Any], today: dt.date) -> dict[str, Any]:
+def licence_issued(
+    rng: random.Random,
+    company: dict[str, Any],
+    today: dt.date,
+    licence_type: str = "business_licence",
+    type_code: str = "11100000",
+) -> dict[str, Any]:
     serial = f"{rng.randrange(10**8, 10**9)}"
     return {
-        "licence_id": licence_id("11100000", "110108", serial),
-        "licence_type": "business_licence",
+        "licence_id": licence_id(type_code, "110108", serial),
+        "licence_type": licence_type,
         "holder_code": company["credit_code"],
         "holder_name": company["name"],
         "valid_from": today,

@@ -51,6 +51,7 @@ def plan(rng: random.Random, today: dt.date) -> list[Scenario]:
     company = sample.enterprise(rng)
     startup = case()
     licence = sample.licence_issued(rng, company, today)
+    food_licence = sample.licence_issued(rng, company, today, "food_operating_licence", "12100000")
     licences = case()
     # The registry's first record had the date of death one day late; the doctor fixes it.
     fixed_death = {**died, "date_of_death": died["date_of_death"] - dt.timedelta(days=1)}
@@ -161,7 +162,7 @@ def plan(rng: random.Random, today: dt.date) -> list[Scenario]:
         ),
         Scenario(
             "licence",
-            "Electronic licence: issued, then revoked (电子证照)",
+            "Electronic licences: issued, one revoked, checked by relying departments (电子证照)",
             [
                 Step(
                     "licence.issued",
@@ -171,6 +172,16 @@ def plan(rng: random.Random, today: dt.date) -> list[Scenario]:
                     "market_regulation",
                     "gov.market_regulation.licence_issued",
                     licence,
+                    licences,
+                ),
+                Step(
+                    "licence.food",
+                    "licence",
+                    "food operating licence issued (stays valid)",
+                    "http",
+                    "market_regulation",
+                    "gov.market_regulation.licence_issued",
+                    food_licence,
                     licences,
                 ),
                 Step(

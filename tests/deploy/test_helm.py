@@ -16,6 +16,7 @@ import yaml
 
 from govbus.settings_reference import mentioned, unknown
 from tests.deploy.conftest import ROOT
+from tests.deploy.test_compose import assert_real_command
 
 CHART = ROOT / "helm" / "govbus"
 KUBE = "1.31.0"
@@ -152,3 +153,19 @@ def test_values_schema_refuses_a_bad_value(helm: Path) -> None:
     )
     assert done.returncode != 0
     assert "topics.partitions" in done.stderr
+
+
+def test_every_command_the_chart_runs_exists(helm: Path) -> None:
+    commands = []
+    for obj in objects(render(helm, *EVERYTHING_ON)):
+        if obj["kind"] not in ("StatefulSet", "Deployment", "Job"):
+            continue
+        for container in obj["spec"]["template"]["spec"]["containers"]:
+            commands.append(container["args"])
+            for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+                command = container.get(probe, {}).get("exec", {}).get("command", [])
+                if command[:1] == ["govbus"]:
+                    commands.append(command[1:])
+    assert ["index", "run"] in commands
+    for command in commands:
+        assert_real_command(command)

@@ -186,3 +186,61 @@ def test_the_reports_for_people_show_the_same_run(demo_run: dict[str, Any]) -> N
         assert event["title"] in page
     assert "access checks as expected" in text
     assert Path(report["policy"]).name == "policy-demo.yaml"
+
+
+def deliveries_of(report: dict[str, Any], steps: set[str]) -> set[tuple[str, str]]:
+    return {
+        (d["subscriber"], d["delivery_id"])
+        for e in report["events"]
+        if e["step"] in steps
+        for d in e["deliveries"]
+    }
+
+
+def test_the_disclosure_reports_list_exactly_the_deliveries_made(demo_run: dict[str, Any]) -> None:
+    report = demo_run["report"]
+    reports = report["trust"]["disclosures"]
+    deceased = {(d["subscriber"], d["delivery_id"]) for d in reports["deceased"]}
+    assert deceased == deliveries_of(
+        report, {"death.certified", "death.household", "death.cremation", "death.correction"}
+    )
+    newborn = {(d["subscriber"], d["delivery_id"]) for d in reports["newborn"]}
+    assert newborn == deliveries_of(report, {"newborn.birth", "newborn.household"})
+    by_id = {d["delivery_id"]: d for e in report["events"] for d in e["deliveries"]}
+    for row in reports["deceased"] + reports["newborn"]:
+        delivered = by_id[row["delivery_id"]]
+        assert row["fields"] == {k: f["rule"] for k, f in delivered["fields"].items()}
+        assert row["legal_basis"] == delivered["legal_basis"]
+        assert row["purpose"] == delivered["purpose"]
+    corrections = [r for r in reports["deceased"] if r["amendment"] == "correction"]
+    assert len(corrections) == 3
+    # Every delivery above was read through the gateway by its department during the demo.
+    assert sum(1 for r in reports["deceased"] if r["read_at"]) >= len(deceased) - 3
+
+
+def test_licence_checks_follow_issue_and_revocation(demo_run: dict[str, Any]) -> None:
+    checks = {c["licence"]: c for c in demo_run["report"]["trust"]["licence_checks"]}
+    events = {e["step"]: e for e in demo_run["report"]["events"]}
+    assert (
+        checks["licence.issued"]["licence_id"]
+        == events["licence.issued"]["published"]["licence_id"]
+    )
+    assert checks["licence.issued"]["status"] == "revoked"
+    assert checks["licence.food"]["status"] == "valid"
+    assert checks["never issued"]["status"] == "unknown"
+    assert set(checks["licence.food"]) == {
+        "licence",
+        "licence_id",
+        "status",
+        "as_of",
+    }  # nothing else
+
+
+def test_a_correction_stays_pending_until_each_recipient_acknowledges(
+    demo_run: dict[str, Any],
+) -> None:
+    follow = demo_run["report"]["trust"]["corrections"]
+    events = {e["step"]: e for e in demo_run["report"]["events"]}
+    recipients = sorted(d["subscriber"] for d in events["death.correction"]["deliveries"])
+    assert follow["pending_before"] == recipients
+    assert follow["pending_after"] == [r for r in recipients if r != follow["acknowledged_by"]]

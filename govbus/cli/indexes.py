@@ -1,0 +1,132 @@
+"""``govbus index``, ``govbus disclosures``, ``govbus corrections``, ``govbus licences``:
+the citizen's disclosure report, correction follow-up and licence verification."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from govbus.config import ConnectionSettings, KeySettings, LocalRuntimeSettings, load
+from govbus.disclosures import Disclosure, DisclosureStore, subject_pseudonyms
+from govbus.licences import LicenceStore, status
+from govbus.logs import setup_logging
+from govbus.pseudonym import Pseudonymizer
+from govbus.schemas.catalogue import default_catalogue
+
+console = Console()
+index_app = typer.Typer(help="The disclosure and licence indexes.", no_args_is_help=True)
+disclosures_app = typer.Typer(
+    help="Who received a person's or enterprise's data.", no_args_is_help=True
+)
+corrections_app = typer.Typer(
+    help="Corrections and retractions not yet acknowledged.", no_args_is_help=True
+)
+licences_app = typer.Typer(help="Electronic licence verification.", no_args_is_help=True)
+_SPAN = re.compile(r"^(\d+)([smhd])$")
+
+
+@index_app.command("run")
+def run(once: Annotated[bool, typer.Option(help="catch up, then exit")] = False) -> None:
+    """Follow the audit topic (disclosures, reads, acknowledgements) and the licence
+    registry's deliveries into PostgreSQL. Safe to run in several copies."""
+    from govbus.indexing import Indexes, heartbeat_file  # noqa: PLC0415
+
+    setup_logging()
+    conn = load(ConnectionSettings)
+    indexes = Indexes(conn.bootstrap, conn.pg)
+    try:
+        if once:
+            with console.status("indexing...") as shown:
+                total = indexes.catch_up(progress=lambda n: shown.update(f"indexed {n} records"))
+            console.print(f"indexed {total} records")
+        else:
+            state_dir = load(LocalRuntimeSettings).state_dir
+            state_dir.mkdir(parents=True, exist_ok=True)
+            indexes.run_forever(heartbeat_file(state_dir))
+    finally:
+        indexes.close()
+
+
+def _table(rows: list[Disclosure], title: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in ("when", "to", "event", "fields [mask]", "legal basis · purpose", "read", "ack"):
+        table.add_column(column)
+    for d in rows:
+        fields = ", ".join(
+            f"{k}" + ("" if r == "clear" else f" [{r}]") for k, r in d.fields.items()
+        )
+        event = d.event_type + (f"\n{d.amendment} of {d.amends}" if d.amendment else "")
+        table.add_row(
+            d.delivered_at.isoformat(timespec="seconds"),
+            f"{d.subscriber}\n{d.subscription}",
+            event,
+            fields,
+            f"{d.legal_basis}\n{d.purpose}",
+            d.read_at.isoformat(timespec="seconds") if d.read_at else "not yet",
+            (d.acked_at.isoformat(timespec="seconds") if d.acked_at else "pending")
+            if d.amendment
+            else "",
+        )
+    return table
+
+
+@disclosures_app.command("show")
+def show(
+    identifiers: Annotated[
+        list[str], typer.Argument(help="citizen ID, credit code or certificate number")
+    ],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Every delivery of data about these subjects: to whom, which fields and masks, when,
+    under which subscription, legal basis and purpose, and whether it was read."""
+    conn = load(ConnectionSettings)
+    pseudonymizer, catalogue = Pseudonymizer(load(KeySettings)), default_catalogue()
+    subjects = [p for i in identifiers for p in subject_pseudonyms(pseudonymizer, catalogue, i)]
+    rows = DisclosureStore(conn.pg).report(subjects)
+    if as_json:
+        typer.echo(json.dumps([d.to_json() for d in rows], ensure_ascii=False, indent=2))
+    else:
+        console.print(_table(rows, f"{len(rows)} deliveries"))
+
+
+def parse_span(value: str) -> dt.timedelta:
+    match = _SPAN.match(value)
+    if match is None:
+        raise typer.BadParameter("use 90s, 15m, 48h or 10d")
+    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
+    return dt.timedelta(**{unit: int(match.group(1))})
+
+
+@corrections_app.command("pending")
+def pending(
+    older_than: Annotated[str, typer.Option(help="deadline: 48h, 10d ...")] = "48h",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Corrections and retractions delivered longer ago than the deadline and not yet
+    acknowledged by their recipient. Exit 1 if there are any."""
+    rows = DisclosureStore(load(ConnectionSettings).pg).pending_amendments(
+        parse_span(older_than), dt.datetime.now(dt.UTC)
+    )
+    if as_json:
+        typer.echo(json.dumps([d.to_json() for d in rows], ensure_ascii=False, indent=2))
+    else:
+        console.print(_table(rows, f"{len(rows)} unacknowledged past {older_than}"))
+    if rows:
+        raise typer.Exit(1)
+
+
+@licences_app.command("verify")
+def verify(
+    licence_id: Annotated[str, typer.Argument(help="GB/T 36904 licence identifier")],
+) -> None:
+    """valid, revoked, expired, not_yet_valid or unknown (exit 0 only for valid)."""
+    answer = status(LicenceStore(load(ConnectionSettings).pg).state(licence_id), dt.date.today())
+    typer.echo(answer)
+    if answer != "valid":
+        raise typer.Exit(1)

@@ -1,0 +1,235 @@
+"""The disclosure index: who received which data about a person or an enterprise, built
+from the audit topic into PostgreSQL, so a report never scans Kafka.
+
+Rows are keyed by the bus-wide *subject pseudonym*: a clear ID is turned into pseudonyms at
+lookup time and is never stored. Reads (gateway 'read' records) and acknowledgements of
+corrections ('correction_acked') are kept apart and joined at query time, because they may
+be indexed before the delivery they name (different audit partitions).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from confluent_kafka import Consumer, KafkaError
+from psycopg import sql
+
+from govbus.kafka_config import client_config
+from govbus.pseudonym import Pseudonymizer
+from govbus.schemas.audit import AuditRecord
+from govbus.schemas.catalogue import Catalogue
+from govbus.schemas.identifiers import STRING_CHECKS
+from govbus.schemas.topics import AUDIT
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS govbus_disclosures (
+    delivery_id  text PRIMARY KEY,
+    subject      text NOT NULL,          -- bus-wide subject pseudonym, never a clear ID
+    event_id     text NOT NULL,
+    event_type   text NOT NULL,
+    source       text NOT NULL,
+    subscriber   text NOT NULL,
+    subscription text NOT NULL,
+    fields       jsonb NOT NULL,         -- field -> masking rule, as delivered
+    legal_basis  text NOT NULL,
+    purpose      text NOT NULL,
+    delivered_at timestamptz NOT NULL,
+    amendment    text,                   -- correction | retraction | null
+    amends       text,                   -- event id corrected or retracted
+    trace_id     text NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS govbus_disclosures_subject ON govbus_disclosures (subject);
+CREATE INDEX IF NOT EXISTS govbus_disclosures_amended
+    ON govbus_disclosures (delivered_at) WHERE amendment IS NOT NULL;
+CREATE TABLE IF NOT EXISTS govbus_disclosure_reads (
+    delivery_id   text NOT NULL,
+    subscriber    text NOT NULL,
+    first_read_at timestamptz NOT NULL,
+    PRIMARY KEY (delivery_id, subscriber)
+);
+CREATE TABLE IF NOT EXISTS govbus_correction_acks (
+    delivery_id text NOT NULL,
+    subscriber  text NOT NULL,
+    acked_at    timestamptz NOT NULL,
+    PRIMARY KEY (delivery_id, subscriber)
+);
+"""
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    delivery_id: str
+    event_id: str
+    event_type: str
+    source: str
+    subscriber: str
+    subscription: str
+    fields: dict[str, str]
+    legal_basis: str
+    purpose: str
+    delivered_at: dt.datetime
+    amendment: str | None
+    amends: str | None
+    read_at: dt.datetime | None
+    acked_at: dt.datetime | None
+    trace_id: str
+
+    def to_json(self) -> dict[str, Any]:
+        out = dict(self.__dict__)
+        for key in ("delivered_at", "read_at", "acked_at"):
+            value = out[key]
+            out[key] = value.isoformat() if value else None
+        return out
+
+
+def subject_pseudonyms(
+    pseudonymizer: Pseudonymizer, catalogue: Catalogue, clear_id: str
+) -> list[str]:
+    """The pseudonyms a presented identifier has as the subject of any event type: one per
+    identifier kind the catalogue uses for subjects that the value is valid for."""
+    kinds = set()
+    for event in catalogue:
+        spec = event.fields[event.subject_field]
+        kind = spec.format or spec.name
+        check = STRING_CHECKS.get(kind)
+        if check is None or check(clear_id) is None:
+            kinds.add(kind)
+    return sorted({pseudonymizer.subject(kind, clear_id) for kind in kinds})
+
+
+class DisclosureStore:
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+
+    def init(self) -> None:
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            conn.execute(_DDL)
+
+    def apply(self, records: Iterable[AuditRecord]) -> int:
+        """Index what matters in these audit records (idempotent); returns rows touched."""
+        touched = 0
+        with psycopg.connect(self.dsn) as conn, conn.transaction():
+            for r in records:
+                if r.kind == "delivered" and r.subject:
+                    conn.execute(
+                        "INSERT INTO govbus_disclosures (delivery_id, subject, event_id,"
+                        " event_type, source, subscriber, subscription, fields, legal_basis,"
+                        " purpose, delivered_at, amendment, amends, trace_id)"
+                        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                        " ON CONFLICT (delivery_id) DO NOTHING",
+                        (
+                            r.delivery_id,
+                            r.subject,
+                            r.event_id,
+                            r.type,
+                            r.source,
+                            r.subscriber,
+                            r.subscription,
+                            json.dumps(r.fields),
+                            r.legal_basis,
+                            r.purpose,
+                            r.at,
+                            r.reason or None,
+                            r.detail.rsplit(" of ", 1)[1] if r.reason else None,
+                            r.trace_id,
+                        ),
+                    )
+                elif r.kind == "read" and r.delivery_id:
+                    conn.execute(
+                        "INSERT INTO govbus_disclosure_reads VALUES (%s, %s, %s)"
+                        " ON CONFLICT (delivery_id, subscriber) DO UPDATE SET first_read_at ="
+                        " least(govbus_disclosure_reads.first_read_at, excluded.first_read_at)",
+                        (r.delivery_id, r.subscriber, r.at),
+                    )
+                elif r.kind == "correction_acked" and r.delivery_id:
+                    conn.execute(
+                        "INSERT INTO govbus_correction_acks VALUES (%s, %s, %s)"
+                        " ON CONFLICT (delivery_id, subscriber) DO NOTHING",
+                        (r.delivery_id, r.subscriber, r.at),
+                    )
+                else:
+                    continue
+                touched += 1
+        return touched
+
+    def _select(self, where: str, params: Sequence[Any]) -> list[Disclosure]:
+        """``where`` is one of this module's fixed conditions, never caller text."""
+        query = sql.SQL(
+            "SELECT d.delivery_id, d.event_id, d.event_type, d.source, d.subscriber,"
+            " d.subscription, d.fields, d.legal_basis, d.purpose, d.delivered_at, d.amendment,"
+            " d.amends, r.first_read_at, a.acked_at, d.trace_id"
+            " FROM govbus_disclosures d"
+            " LEFT JOIN govbus_disclosure_reads r"
+            "   ON r.delivery_id = d.delivery_id AND r.subscriber = d.subscriber"
+            " LEFT JOIN govbus_correction_acks a"
+            "   ON a.delivery_id = d.delivery_id AND a.subscriber = d.subscriber"
+            " WHERE {where} ORDER BY d.delivered_at, d.subscriber"
+        ).format(where=sql.SQL(where))
+        with psycopg.connect(self.dsn) as conn:
+            rows = conn.execute(query, params).fetchall()
+        return [Disclosure(*row) for row in rows]
+
+    def report(self, subjects: Sequence[str]) -> list[Disclosure]:
+        """Every delivery about these subject pseudonyms."""
+        return self._select("d.subject = ANY(%s)", [list(subjects)])
+
+    def pending_amendments(self, older_than: dt.timedelta, now: dt.datetime) -> list[Disclosure]:
+        """Corrections and retractions not acknowledged by their recipient in time."""
+        return self._select(
+            "d.amendment IS NOT NULL AND a.acked_at IS NULL AND d.delivered_at < %s",
+            [now - older_than],
+        )
+
+
+class DisclosureIndexer:
+    """Follows the audit topic into the store; commits offsets after the store committed
+    (at-least-once into idempotent upserts)."""
+
+    def __init__(
+        self, bootstrap: str, store: DisclosureStore, group: str = "govbus-disclosure-index"
+    ) -> None:
+        self.store = store
+        self.stop = threading.Event()
+        self._consumer = Consumer(
+            client_config(
+                bootstrap,
+                **{
+                    "group.id": group,
+                    "enable.auto.commit": False,
+                    "isolation.level": "read_committed",
+                    "auto.offset.reset": "earliest",
+                    "enable.partition.eof": True,
+                },
+            )
+        )
+        self._consumer.subscribe([AUDIT])
+
+    def step(self, max_messages: int = 1000, timeout_s: float = 1.0) -> int:
+        """One batch into the store; returns the audit records read."""
+        records = []
+        for msg in self._consumer.consume(max_messages, timeout_s):
+            err = msg.error()
+            if err is not None:
+                if err.code() != KafkaError._PARTITION_EOF:
+                    raise RuntimeError(f"cannot read {AUDIT}: {err.str()}")
+                continue
+            value = msg.value()
+            if value:
+                records.append(AuditRecord.from_json(value))
+        if records:
+            self.store.apply(records)
+            self._consumer.commit(asynchronous=False)
+        return len(records)
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            self.step()
+
+    def close(self) -> None:
+        self._consumer.close()

@@ -1,0 +1,62 @@
+"""Run the indexes that answer questions without scanning Kafka: disclosures (from the audit
+topic) and licence validity (from the licence registry's deliveries)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from govbus.disclosures import DisclosureIndexer, DisclosureStore
+from govbus.licences import LicenceIndexer, LicenceStore
+
+
+class Indexes:
+    def __init__(self, bootstrap: str, dsn: str) -> None:
+        self.disclosures = DisclosureStore(dsn)
+        self.licences = LicenceStore(dsn)
+        self.disclosures.init()
+        self.licences.init()
+        self.disclosure_indexer = DisclosureIndexer(bootstrap, self.disclosures)
+        self.licence_indexer = LicenceIndexer(bootstrap, self.licences)
+
+    def catch_up(
+        self, idle_steps: int = 3, progress: Callable[[int], None] = lambda _: None
+    ) -> int:
+        """Index until both are at the end of what is there now; returns records indexed."""
+        total, idle = 0, 0
+        while idle < idle_steps:
+            done = self.disclosure_indexer.step() + self.licence_indexer.step()
+            total += done
+            idle = 0 if done else idle + 1
+            progress(total)
+        return total
+
+    def run_forever(self, heartbeat: Path | None = None) -> None:
+        """Both indexers in threads; ``heartbeat`` is touched while both are alive (for the
+        liveness probe, `govbus health indexer`)."""
+        threads = [
+            threading.Thread(target=self.disclosure_indexer.run, name="disclosure-index"),
+            threading.Thread(target=self.licence_indexer.run, name="licence-index"),
+        ]
+        for thread in threads:
+            thread.start()
+        try:
+            while all(t.is_alive() for t in threads):
+                if heartbeat is not None:
+                    heartbeat.touch()
+                time.sleep(1)
+        finally:
+            self.disclosure_indexer.stop.set()
+            self.licence_indexer.stop.set()
+            for thread in threads:
+                thread.join(timeout=10)
+
+    def close(self) -> None:
+        self.disclosure_indexer.close()
+        self.licence_indexer.close()
+
+
+def heartbeat_file(state_dir: Path) -> Path:
+    return state_dir / "indexer-heartbeat"
