@@ -3,7 +3,11 @@ against the head each worker commits with its progress."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+import json
+from dataclasses import asdict, replace
+
+from hypothesis import given
+from hypothesis import strategies as st
 
 from govbus.schemas.audit import AuditRecord, ChainState, append, verify, verify_heads
 
@@ -52,3 +56,26 @@ def test_an_edit_inside_the_chain_breaks_it() -> None:
     records, _ = chain(4)
     records[1] = replace(records[1], event_id="edited")
     assert verify(records) == ["app|t|0#2: hash does not match its content"]
+
+
+@given(
+    st.builds(
+        AuditRecord,
+        kind=st.sampled_from(["accepted", "delivered", "dead_letter"]),
+        at=st.text(max_size=30),
+        chain=st.text(max_size=30),
+        seq=st.integers(min_value=0, max_value=10**9),
+        event_id=st.text(max_size=40),
+        fields=st.dictionaries(st.text(max_size=10), st.text(max_size=10), max_size=5),
+        detail=st.text(max_size=60),
+    )
+)
+def test_serialisation_is_byte_identical_to_the_original_asdict_form(record: AuditRecord) -> None:
+    """The fast shallow serialisation must not change a byte, or old chains stop verifying."""
+    sealed = record.sealed()
+    body = {k: v for k, v in asdict(sealed).items() if k != "hash"}
+    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    assert sealed.canonical() == canonical.encode()
+    assert (
+        sealed.to_json() == json.dumps(asdict(sealed), sort_keys=True, ensure_ascii=False).encode()
+    )
