@@ -17,6 +17,8 @@ import random
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,7 @@ from govbus.demo.sample_data import birth
 from govbus.devenv.runtime import Runtime
 from govbus.devenv.worker import WorkerProcess
 from govbus.kafka_admin import ensure_topics
+from govbus.schemas.envelope import Envelope
 from govbus.schemas.topics import delivery_topic
 from govbus.streams.dedupe import RedisDedupe, UnpipelinedRedisDedupe
 
@@ -84,8 +87,8 @@ def raw_kafka(bootstrap: str, n: int, payload: bytes) -> dict[str, float]:
     return {"events": n, "seconds": seconds, "events_per_s": n / seconds}
 
 
-def policy_file(uid: str, fields: dict[str, str]) -> tuple[Path, list[str]]:
-    subscribers = [f"b{i}_{uid}" for i in range(3)]
+def policy_file(uid: str, fields: dict[str, str], count: int = 3) -> tuple[Path, list[str]]:
+    subscribers = [f"b{i}_{uid}" for i in range(count)]
     subs = [
         {
             "id": f"bench-{s}",
@@ -121,16 +124,16 @@ def topic_end(consumer: Consumer, topic: str) -> int:
     )
 
 
-def bus_end_to_end(
-    conn: ConnectionSettings, n: int, fields: dict[str, str], label: str
-) -> dict[str, Any]:
-    """Publish n typed events with 3 matching subscriptions; time until every delivery
-    topic holds n committed deliveries. A fresh app id and subscribers per run."""
+@contextmanager
+def bus_worker(
+    conn: ConnectionSettings, fields: dict[str, str], label: str, subscriptions: int = 3
+) -> Iterator[tuple[WorkerProcess, list[str], dict[str, list[TopicPartition]]]]:
+    """A worker with its own app id and subscribers, once it has worked through the
+    existing backlog; yields it with the subscribers and their topics' end positions."""
     uid = uuid.uuid4().hex[:8]
-    policy, subscribers = policy_file(uid, fields)
-    state = load(LocalRuntimeSettings).state_dir
+    policy, subscribers = policy_file(uid, fields, subscriptions)
     worker = WorkerProcess(
-        state,
+        load(LocalRuntimeSettings).state_dir,
         f"bench-{label}-{uid}",
         bootstrap=conn.bootstrap,
         env={
@@ -144,7 +147,6 @@ def bus_end_to_end(
     worker.start(timeout_s=120)
     probe = Consumer({"bootstrap.servers": conn.bootstrap, "group.id": f"probe-{uid}"})
     try:
-        # The new app first works through the existing backlog; wait until it is idle.
         baseline = dict.fromkeys(subscribers, -1)
         while True:
             now = {s: topic_end(probe, delivery_topic(s)) for s in subscribers}
@@ -153,7 +155,31 @@ def bus_end_to_end(
             baseline = now
             time.sleep(3)
         starts = {s: end_positions(probe, delivery_topic(s)) for s in subscribers}
-        rng = random.Random(uid)
+        yield worker, subscribers, starts
+    finally:
+        probe.close()
+        worker.stop()
+
+
+def reader_at(conn: ConnectionSettings, positions: list[TopicPartition]) -> Consumer:
+    reader = Consumer(
+        {
+            "bootstrap.servers": conn.bootstrap,
+            "group.id": f"r-{uuid.uuid4().hex[:8]}",
+            "isolation.level": "read_committed",
+        }
+    )
+    reader.assign(positions)
+    return reader
+
+
+def bus_end_to_end(
+    conn: ConnectionSettings, n: int, fields: dict[str, str], label: str
+) -> dict[str, Any]:
+    """Publish n typed events with 3 matching subscriptions; time until every delivery
+    topic holds n committed deliveries."""
+    with bus_worker(conn, fields, label) as (worker, subscribers, starts):
+        rng = random.Random(label)
         events = [birth(rng, dt.date.today()) for _ in range(n)]
         started = time.perf_counter()
         with Publisher("health") as pub:
@@ -162,17 +188,7 @@ def bus_end_to_end(
                 future.result(timeout=120)
         published = time.perf_counter() - started
         counts = dict.fromkeys(subscribers, 0)
-        readers = {}
-        for s in subscribers:
-            reader = Consumer(
-                {
-                    "bootstrap.servers": conn.bootstrap,
-                    "group.id": f"r-{uid}-{s}",
-                    "isolation.level": "read_committed",
-                }
-            )
-            reader.assign(starts[s])
-            readers[s] = reader
+        readers = {s: reader_at(conn, starts[s]) for s in subscribers}
         deadline = time.perf_counter() + 600
         while min(counts.values()) < n and time.perf_counter() < deadline:
             for s, reader in readers.items():
@@ -180,7 +196,6 @@ def bus_end_to_end(
         seconds = time.perf_counter() - started
         for reader in readers.values():
             reader.close()
-        rss = peak_rss_mb(worker.process.pid())
         return {
             "events": n,
             "subscribers": 3,
@@ -188,11 +203,79 @@ def bus_end_to_end(
             "publish_seconds": published,
             "events_per_s": n / seconds,
             "deliveries": sum(counts.values()),
-            "worker_peak_rss_mb": rss,
+            "worker_peak_rss_mb": peak_rss_mb(worker.process.pid()),
         }
-    finally:
-        probe.close()
-        worker.stop()
+
+
+def latency(conn: ConnectionSettings, rate: float, seconds: float) -> dict[str, Any]:
+    """Publish at a fixed rate to one masked subscription; latency = the delivery's arrival
+    at a subscriber minus the event's ce_time (one clock: same machine)."""
+    with bus_worker(conn, MASKED, f"lat{int(rate)}", subscriptions=1) as (_, subs, starts):
+        reader = reader_at(conn, starts[subs[0]])
+        rng = random.Random(rate)
+        n = int(rate * seconds)
+        samples: list[float] = []
+        with Publisher("health") as pub:
+            began = time.perf_counter()
+            for i in range(n):
+                pub.publish(BIRTH, birth(rng, dt.date.today()))
+                pause = began + (i + 1) / rate - time.perf_counter()
+                if pause > 0:
+                    time.sleep(pause)
+                samples += arrivals(reader.consume(500, 0))
+            pub.flush(60)
+        deadline = time.perf_counter() + 300
+        while len(samples) < n and time.perf_counter() < deadline:
+            samples += arrivals(reader.consume(500, 0.2))
+        reader.close()
+    samples.sort()
+
+    def pct(p: float) -> float:
+        return samples[min(int(p * len(samples)), len(samples) - 1)] * 1000 if samples else -1.0
+
+    return {
+        "rate": rate,
+        "events": n,
+        "received": len(samples),
+        "p50_ms": pct(0.5),
+        "p99_ms": pct(0.99),
+    }
+
+
+def arrivals(messages: list[Any]) -> list[float]:
+    now = time.time()
+    return [
+        max(now - Envelope.from_headers(m.headers()).time.timestamp(), 0.0)
+        for m in messages
+        if m.error() is None
+    ]
+
+
+def plot(results: dict[str, Any], out: Path) -> None:
+    import matplotlib  # noqa: PLC0415
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    names = ["raw Kafka", "bus, masked", "bus, clear"]
+    rates = [results[k]["events_per_s"] for k in ("raw", "bus_masked", "bus_clear")]
+    left.bar(names, rates, color=["#888", "#3367d6", "#7baaf7"])
+    left.set_ylabel("events/s (3 subscriptions for the bus)")
+    left.set_title(f"throughput, {results['events']} events, one run")
+    for i, r in enumerate(rates):
+        left.text(i, r, f"{r:,.0f}", ha="center", va="bottom")
+    labels = [f"{int(lat['rate'])}/s" for lat in results["latency"]]
+    x = range(len(labels))
+    right.bar([i - 0.2 for i in x], [lat["p50_ms"] for lat in results["latency"]], 0.4, label="p50")
+    right.bar([i + 0.2 for i in x], [lat["p99_ms"] for lat in results["latency"]], 0.4, label="p99")
+    right.set_xticks(list(x), labels)
+    right.set_yscale("log")
+    right.set_ylabel("publish -> subscriber, ms (log)")
+    right.set_title("latency at a fixed publish rate")
+    right.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
 
 
 def peak_rss_mb(pid: int | None) -> float:
@@ -223,6 +306,8 @@ def dedupe(url: str, n: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=5000)
+    parser.add_argument("--latency-seconds", type=float, default=10.0)
+    parser.add_argument("--rates", default="100,1000", help="fixed publish rates for latency")
     args = parser.parse_args()
     Runtime().up()
     conn = load(ConnectionSettings)
@@ -245,6 +330,10 @@ def main() -> None:
     results["bus_clear"] = bus_end_to_end(conn, args.events, CLEAR, "clear")
     print("dedupe store ...")
     results["dedupe"] = dedupe(conn.redis, 20_000)
+    results["latency"] = []
+    for rate in (float(r) for r in args.rates.split(",")):
+        print(f"latency at {rate:.0f} events/s for {args.latency_seconds:.0f}s ...")
+        results["latency"].append(latency(conn, rate, args.latency_seconds))
     results["ratios"] = {
         "bus_over_raw": results["bus_masked"]["events_per_s"] / results["raw"]["events_per_s"],
         "masking_on_over_off": results["bus_masked"]["events_per_s"]
@@ -255,13 +344,17 @@ def main() -> None:
     out = Path(__file__).parent / "results" / f"{dt.datetime.now():%Y%m%d-%H%M%S}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
+    plot(results, out.with_suffix(".png"))
     print(
         json.dumps(
-            {k: results[k] for k in ("raw", "bus_masked", "bus_clear", "dedupe", "ratios")},
+            {
+                k: results[k]
+                for k in ("raw", "bus_masked", "bus_clear", "dedupe", "latency", "ratios")
+            },
             indent=2,
         )
     )
-    print(f"wrote {out}")
+    print(f"wrote {out} and {out.with_suffix('.png')}")
 
 
 if __name__ == "__main__":
