@@ -13,11 +13,12 @@ import argparse
 import datetime as dt
 import random
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from pyinstrument import Profiler
 
+from bench.__main__ import MASKED
 from govbus.adapters.publisher import EventEncoder
 from govbus.config import KeySettings
 from govbus.demo.sample_data import birth
@@ -25,40 +26,14 @@ from govbus.policy import parse_policy
 from govbus.pseudonym import Pseudonymizer
 from govbus.schemas.catalogue import default_catalogue
 from govbus.schemas.codec import AvroCodec
+from govbus.streams.dedupe import InMemoryDedupe
 from govbus.streams.deliver import Projector
-from govbus.streams.messages import InMessage, Output, Recipients
+from govbus.streams.messages import InMessage, Output
 from govbus.streams.pipeline import Pipeline
 from govbus.streams.validate import Validator
 
 BIRTH = "gov.health.birth_registered"
 TOPIC = "govbus.events.health.birth_registered.v2"
-MASKED = {
-    "certificate_no": "mask",
-    "baby_name": "mask",
-    "mother_id": "pseudonym",
-    "birth_date": "generalize.year_month",
-    "guardian_phone": "mask",
-    "birth_region": "generalize.district",
-}
-
-
-class MemoryDedupe:
-    def __init__(self) -> None:
-        self.claims: dict[str, str] = {}
-        self.received: dict[str, Recipients] = {}
-
-    def claim(self, keys: Sequence[str], owner: Sequence[str]) -> list[str | None]:
-        out: list[str | None] = []
-        for key, who in zip(keys, owner, strict=True):
-            holder = self.claims.setdefault(key, who)
-            out.append(None if holder == who else holder)
-        return out
-
-    def remember(self, recipients: Mapping[str, Recipients]) -> None:
-        self.received.update(recipients)
-
-    def recipients(self, events: Sequence[str]) -> list[Recipients | None]:
-        return [self.received.get(e) for e in events]
 
 
 class NullSink:
@@ -97,7 +72,7 @@ def build(batch: int) -> tuple[Pipeline, list[list[InMessage]]]:
         codec=codec,
         policy=lambda: policy,
         sink=NullSink(),
-        dedupe=MemoryDedupe(),
+        dedupe=InMemoryDedupe(),
         load_progress=dict,
     )
     encoder = EventEncoder("health", catalogue, Pseudonymizer(KeySettings()))

@@ -102,3 +102,25 @@ class UnpipelinedRedisDedupe(RedisDedupe):
             holder = value.decode() if isinstance(value, bytes) else value
             out.append(None if holder in (None, who) else str(holder))
         return out
+
+
+class InMemoryDedupe:
+    """The same semantics in dicts, for one process only: unit tests of the batch logic and
+    the profiler. Never for workers (claims must be shared and survive restarts)."""
+
+    def __init__(self) -> None:
+        self.claims: dict[str, str] = {}
+        self.received: dict[str, Recipients] = {}
+
+    def claim(self, keys: Sequence[str], owner: Sequence[str]) -> list[str | None]:
+        out: list[str | None] = []
+        for key, who in zip(keys, owner, strict=True):
+            holder = self.claims.setdefault(key, who)
+            out.append(None if holder == who else holder)
+        return out
+
+    def remember(self, recipients: Mapping[str, Recipients]) -> None:
+        self.received.update(recipients)
+
+    def recipients(self, events: Sequence[str]) -> list[Recipients | None]:
+        return [self.received.get(e) for e in events]

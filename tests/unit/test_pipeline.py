@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -20,9 +20,10 @@ from govbus.schemas.catalogue import default_catalogue
 from govbus.schemas.codec import AvroCodec
 from govbus.schemas.envelope import Envelope, delivery_id
 from govbus.schemas.topics import DLQ, PROGRESS, SCHEMAS, delivery_topic
+from govbus.streams.dedupe import InMemoryDedupe
 from govbus.streams.deliver import Projector
 from govbus.streams.masking import mask_citizen_id, mask_name
-from govbus.streams.messages import InMessage, Output, Recipients
+from govbus.streams.messages import InMessage, Output
 from govbus.streams.pipeline import Pipeline
 from govbus.streams.validate import Validator
 
@@ -73,27 +74,6 @@ POLICY = parse_policy(
 TOPIC = "govbus.events.health.birth_registered.v1"
 
 
-class DictDedupe:
-    """Same claim semantics as RedisDedupe, in a dict (the Redis one is tested for real)."""
-
-    def __init__(self) -> None:
-        self.claims: dict[str, str] = {}
-        self.received: dict[str, Recipients] = {}
-
-    def remember(self, recipients: Mapping[str, Recipients]) -> None:
-        self.received.update(recipients)
-
-    def recipients(self, events: Sequence[str]) -> list[Recipients | None]:
-        return [self.received.get(e) for e in events]
-
-    def claim(self, keys: Sequence[str], owner: Sequence[str]) -> list[str | None]:
-        out: list[str | None] = []
-        for key, who in zip(keys, owner, strict=True):
-            holder = self.claims.setdefault(key, who)
-            out.append(None if holder == who else holder)
-        return out
-
-
 class ListSink:
     def __init__(self) -> None:
         self.batches: list[list[Output]] = []
@@ -119,7 +99,7 @@ def make_pipeline(
         codec=codec,
         policy=(lambda: policy_now[0]) if policy_now else (lambda: policy),
         sink=sink,
-        dedupe=DictDedupe(),
+        dedupe=InMemoryDedupe(),
         load_progress=lambda: progress or {},
         clock=lambda: NOW,
     )
