@@ -45,6 +45,14 @@ def plan(rng: random.Random, today: dt.date) -> list[Scenario]:
         return str(uuid.UUID(int=rng.getrandbits(128)))
 
     born = sample.birth(rng, today)
+    # Born in Shanghai: the Beijing childcare subsidy's eligibility filter must not match.
+    born_elsewhere = {
+        **sample.birth(rng, today),
+        "baby_name": "陈小雨",
+        "sex": "FEMALE",
+        "birth_region": "310104",
+        "hospital": "复旦大学附属妇产科医院",
+    }
     newborn = case()
     died = sample.death(rng, today)
     after_death = case()
@@ -72,6 +80,16 @@ def plan(rng: random.Random, today: dt.date) -> list[Scenario]:
                     "gov.health.birth_registered",
                     born,
                     newborn,
+                ),
+                Step(
+                    "newborn.elsewhere",
+                    "newborn",
+                    "another birth, in Shanghai (not eligible for Beijing's subsidy)",
+                    "outbox",
+                    "health",
+                    "gov.health.birth_registered",
+                    born_elsewhere,
+                    case(),
                 ),
                 Step(
                     "newborn.household",

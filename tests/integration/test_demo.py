@@ -15,7 +15,7 @@ import pytest
 
 from govbus.config import ConnectionSettings
 from govbus.demo.run import demo_policy_path
-from govbus.policy import PolicyDocument, Subscription, load_policy_file
+from govbus.policy import Condition, PolicyDocument, Subscription, load_policy_file
 from govbus.schemas.catalogue import default_catalogue
 from govbus.schemas.envelope import delivery_id
 
@@ -50,11 +50,12 @@ def policy() -> PolicyDocument:
     doc = load_policy_file(demo_policy_path(), default_catalogue())
     catalogue = default_catalogue()
     # The expectations below assume what the demo policy is: all active, conditional types
-    # approved, no content filters, no expiry. Fail loudly if someone changes that.
+    # approved, no expiry, filters of the simple kind `eligible` evaluates. Fail loudly if
+    # someone changes that.
     for sub in doc.subscriptions:
         assert sub.status == "active"
-        assert sub.filter is None
         assert sub.expires is None
+        assert sub.filter is None or isinstance(sub.filter, Condition)
         for type_name in sub.event_types:
             event = catalogue.latest(type_name)
             assert event is not None
@@ -62,8 +63,27 @@ def policy() -> PolicyDocument:
     return doc
 
 
-def entitled(policy: PolicyDocument, event_type: str) -> dict[str, Subscription]:
-    return {s.subscriber: s for s in policy.subscriptions if event_type in s.event_types}
+def eligible(sub: Subscription, published: dict[str, Any]) -> bool:
+    """The demo's filters, evaluated here independently of the bus's own evaluator."""
+    cond = sub.filter
+    if cond is None:
+        return True
+    assert isinstance(cond, Condition)
+    value = str(published.get(cond.field))
+    if cond.prefix is not None:
+        return value.startswith(cond.prefix)
+    assert cond.eq is not None, "extend eligible() for this operator"
+    return value == str(cond.eq)
+
+
+def entitled(
+    policy: PolicyDocument, event_type: str, published: dict[str, Any]
+) -> dict[str, Subscription]:
+    return {
+        s.subscriber: s
+        for s in policy.subscriptions
+        if event_type in s.event_types and eligible(s, published)
+    }
 
 
 def check_value(rule: str, published: Any, received: Any) -> None:
@@ -104,7 +124,7 @@ def test_every_event_reaches_exactly_its_entitled_departments_as_the_policy_says
         if event["expected"] == "dead_letter":
             continue
         assert event["outcome"] == "delivered", event["step"]
-        subs = entitled(policy, event["type"])
+        subs = entitled(policy, event["type"], event["published"])
         if event["corrects"]:
             original = next(e for e in report["events"] if e["event_id"] == event["corrects"])
             subs = {d["subscriber"]: subs[d["subscriber"]] for d in original["deliveries"]}
@@ -244,3 +264,16 @@ def test_a_correction_stays_pending_until_each_recipient_acknowledges(
     recipients = sorted(d["subscriber"] for d in events["death.correction"]["deliveries"])
     assert follow["pending_before"] == recipients
     assert follow["pending_after"] == [r for r in recipients if r != follow["acknowledged_by"]]
+
+
+def test_the_proactive_subscription_gets_exactly_the_eligible_births(
+    demo_run: dict[str, Any],
+) -> None:
+    events = {e["step"]: e for e in demo_run["report"]["events"]}
+    to_office = {
+        step
+        for step, e in events.items()
+        if any(d["subscriber"] == "childcare_subsidy" for d in e["deliveries"])
+    }
+    assert to_office == {"newborn.birth"}  # Beijing birth in, Shanghai birth out
+    assert events["newborn.elsewhere"]["outcome"] == "delivered"  # others still got it
