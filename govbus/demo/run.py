@@ -40,6 +40,7 @@ from govbus.demo.civil_registry import DEATH, CivilRegistry
 from govbus.demo.report import AccessCheck, DeliverySeen, DemoReport, EventOutcome, FieldSeen
 from govbus.demo.sample_data import enterprise, licence_id, wrong_check_char
 from govbus.demo.scenarios import Scenario, Step, plan, steps
+from govbus.devenv.process import free_port
 from govbus.devenv.runtime import Runtime
 from govbus.devenv.worker import WorkerProcess
 from govbus.gateway.app import create_app
@@ -64,18 +65,10 @@ def demo_policy_path() -> Path:
     return Path(str(resources.files("govbus").joinpath("examples", "policy-demo.yaml")))
 
 
-def _free_port() -> int:
-    import socket  # noqa: PLC0415
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def running_gateway(conn: ConnectionSettings, settings: GatewaySettings) -> Iterator[str]:
     """The real gateway app under uvicorn on a free loopback port, for the length of the run."""
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(conn, settings), host="127.0.0.1", port=port, log_level="error")
     )

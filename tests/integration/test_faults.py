@@ -27,13 +27,14 @@ from govbus.adapters.publisher import Publisher, PublishResult
 from govbus.config import ConnectionSettings, GatewaySettings
 from govbus.demo.civil_registry import CivilRegistry
 from govbus.demo.sample_data import birth
+from govbus.devenv.process import free_port
 from govbus.devenv.runtime import Runtime
 from govbus.devenv.worker import WorkerProcess
 from govbus.gateway.keystore import KeyStore
 from govbus.reconcile import Reconciliation, collect
 from govbus.schemas.catalogue import default_catalogue
 from govbus.schemas.envelope import delivery_id
-from tests.integration.helpers import birth_subscription, free_port, start_worker, wait_until
+from tests.integration.helpers import birth_subscription, start_worker, wait_until
 
 BIRTH = "gov.health.birth_registered"
 

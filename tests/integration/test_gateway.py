@@ -26,10 +26,11 @@ from govbus.adapters.publisher import Publisher
 from govbus.audit_log import read_audit
 from govbus.config import ConnectionSettings, GatewaySettings
 from govbus.demo.sample_data import birth
+from govbus.devenv.process import free_port
 from govbus.gateway.app import create_app
 from govbus.gateway.keystore import KeyStore
 from govbus.schemas.envelope import delivery_id
-from tests.integration.helpers import birth_subscription, free_port, start_worker, wait_until
+from tests.integration.helpers import birth_subscription, start_worker, wait_until
 
 BIRTH = "gov.health.birth_registered"
 PROBLEM = "application/problem+json"

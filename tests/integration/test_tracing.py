@@ -28,6 +28,7 @@ from opentelemetry.trace import SpanKind
 from govbus.adapters.publisher import Publisher
 from govbus.config import ConnectionSettings, KeySettings
 from govbus.demo.sample_data import birth
+from govbus.devenv.process import free_port
 from govbus.kafka_admin import ensure_topics
 from govbus.policy import parse_policy
 from govbus.pseudonym import Pseudonymizer
@@ -41,7 +42,7 @@ from govbus.streams.messages import InMessage
 from govbus.streams.pipeline import Pipeline
 from govbus.streams.sink import TransactionalSink
 from govbus.streams.validate import Validator
-from tests.integration.helpers import birth_subscription, free_port, read, start_worker
+from tests.integration.helpers import birth_subscription, read, start_worker
 
 BIRTH = "gov.health.birth_registered"
 TOPIC = "govbus.events.health.birth_registered.v2"
