@@ -14,6 +14,8 @@ import json
 import os
 import platform
 import random
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -22,15 +24,18 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import redis
 import yaml
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from govbus.adapters.publisher import Publisher
-from govbus.config import ConnectionSettings, LocalRuntimeSettings, load
+from govbus.config import ConnectionSettings, GatewaySettings, LocalRuntimeSettings, load
 from govbus.demo.sample_data import birth
+from govbus.devenv.process import free_port
 from govbus.devenv.runtime import Runtime
 from govbus.devenv.worker import WorkerProcess
+from govbus.gateway.keystore import KeyStore
 from govbus.kafka_admin import ensure_topics
 from govbus.schemas.envelope import Envelope
 from govbus.schemas.topics import delivery_topic
@@ -179,7 +184,7 @@ def bus_end_to_end(
     """Publish n typed events with 3 matching subscriptions; time until every delivery
     topic holds n committed deliveries."""
     with bus_worker(conn, fields, label) as (worker, subscribers, starts):
-        rng = random.Random(label)
+        rng = random.Random(uuid.uuid4().hex)  # fresh facts: natural keys must not repeat
         events = [birth(rng, dt.date.today()) for _ in range(n)]
         started = time.perf_counter()
         with Publisher("health") as pub:
@@ -207,12 +212,77 @@ def bus_end_to_end(
         }
 
 
+def gateway_pull(conn: ConnectionSettings, n: int) -> dict[str, Any]:
+    """n deliveries for one department, read (a) with a raw confluent-kafka consumer and
+    (b) through the gateway's HTTP pull (pages of 500, its own process); plus the gateway's
+    peak RSS."""
+    with bus_worker(conn, MASKED, "pull", subscriptions=1) as (_, subs, starts):
+        department = subs[0]
+        rng = random.Random(uuid.uuid4().hex)
+        with Publisher("health") as pub:
+            for future in [pub.publish(BIRTH, birth(rng, dt.date.today())) for _ in range(n)]:
+                future.result(timeout=120)
+        reader = reader_at(conn, starts[department])
+        got, deadline = 0, time.perf_counter() + 300
+        while got < n and time.perf_counter() < deadline:  # wait until all are delivered
+            got += sum(1 for m in reader.consume(1000, 0.2) if m.error() is None)
+        reader.close()
+        reader = reader_at(conn, starts[department])
+        started, read = time.perf_counter(), 0
+        while read < n:
+            read += sum(1 for m in reader.consume(1000, 0.2) if m.error() is None)
+        raw_seconds = time.perf_counter() - started
+        reader.close()
+        port = free_port()
+        settings = GatewaySettings()
+        key = KeyStore(conn.pg, settings.api_key_pepper.get_secret_value().encode()).issue(
+            department, ["subscriber"]
+        )
+        gateway = subprocess.Popen(
+            [str(Path(sys.executable).parent / "govbus"), "gateway", "run"],
+            env={
+                **os.environ,
+                "GOVBUS_GATEWAY_PORT": str(port),
+                "GOVBUS_RATE_LIMIT_PER_MINUTE": "100000",
+            },
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            while True:
+                try:
+                    if httpx.get(f"{url}/healthz", timeout=1).is_success:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.2)
+            headers = {"X-API-Key": key}
+            params: dict[str, Any] = {"limit": 500}
+            started, pulled = time.perf_counter(), 0
+            with httpx.Client(base_url=url, timeout=60) as http:
+                while pulled < n:
+                    body = http.get("/v1/events", params=params, headers=headers).json()
+                    pulled += len(body["events"])
+                    params = {"limit": 500, "cursor": body["cursor"]}
+            gateway_seconds = time.perf_counter() - started
+            rss = peak_rss_mb(gateway.pid)
+        finally:
+            gateway.terminate()
+            gateway.wait(timeout=30)
+    return {
+        "deliveries": n,
+        "raw_consumer_per_s": n / raw_seconds,
+        "gateway_pull_per_s": pulled / gateway_seconds,
+        "gateway_peak_rss_mb": rss,
+    }
+
+
 def latency(conn: ConnectionSettings, rate: float, seconds: float) -> dict[str, Any]:
     """Publish at a fixed rate to one masked subscription; latency = the delivery's arrival
     at a subscriber minus the event's ce_time (one clock: same machine)."""
     with bus_worker(conn, MASKED, f"lat{int(rate)}", subscriptions=1) as (_, subs, starts):
         reader = reader_at(conn, starts[subs[0]])
-        rng = random.Random(rate)
+        rng = random.Random(uuid.uuid4().hex)
         n = int(rate * seconds)
         samples: list[float] = []
         with Publisher("health") as pub:
@@ -330,6 +400,8 @@ def main() -> None:
     results["bus_clear"] = bus_end_to_end(conn, args.events, CLEAR, "clear")
     print("dedupe store ...")
     results["dedupe"] = dedupe(conn.redis, 20_000)
+    print("gateway pull vs raw consumer ...")
+    results["gateway"] = gateway_pull(conn, args.events)
     results["latency"] = []
     for rate in (float(r) for r in args.rates.split(",")):
         print(f"latency at {rate:.0f} events/s for {args.latency_seconds:.0f}s ...")
@@ -340,6 +412,8 @@ def main() -> None:
         / results["bus_clear"]["events_per_s"],
         "dedupe_pipelined_over_unpipelined": results["dedupe"]["pipelined_claims_per_s"]
         / results["dedupe"]["unpipelined_claims_per_s"],
+        "gateway_pull_over_raw_consumer": results["gateway"]["gateway_pull_per_s"]
+        / results["gateway"]["raw_consumer_per_s"],
     }
     out = Path(__file__).parent / "results" / f"{dt.datetime.now():%Y%m%d-%H%M%S}.json"
     out.parent.mkdir(exist_ok=True)
@@ -349,7 +423,15 @@ def main() -> None:
         json.dumps(
             {
                 k: results[k]
-                for k in ("raw", "bus_masked", "bus_clear", "dedupe", "latency", "ratios")
+                for k in (
+                    "raw",
+                    "bus_masked",
+                    "bus_clear",
+                    "dedupe",
+                    "gateway",
+                    "latency",
+                    "ratios",
+                )
             },
             indent=2,
         )
