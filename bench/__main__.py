@@ -9,6 +9,7 @@ Writes bench/results/<timestamp>.json and prints the ratios.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime as dt
 import json
 import os
@@ -265,15 +266,86 @@ def gateway_pull(conn: ConnectionSettings, n: int) -> dict[str, Any]:
                     pulled += len(body["events"])
                     params = {"limit": 500, "cursor": body["cursor"]}
             gateway_seconds = time.perf_counter() - started
+            fanout = sse_fanout_pair(url, headers, min(n, 500))
             rss = peak_rss_mb(gateway.pid)
         finally:
             gateway.terminate()
             gateway.wait(timeout=30)
     return {
         "deliveries": n,
+        **fanout,
         "raw_consumer_per_s": n / raw_seconds,
         "gateway_pull_per_s": pulled / gateway_seconds,
         "gateway_peak_rss_mb": rss,
+    }
+
+
+def sse_fanout(url: str, headers: dict[str, str], n: int, clients: int) -> float:
+    """Seconds until each of ``clients`` concurrent SSE clients has received n events."""
+
+    async def one(client: httpx.AsyncClient) -> None:
+        got = 0
+        async with client.stream("GET", url, headers=headers) as response:
+            async for line in response.aiter_lines():
+                if line.startswith("data:"):
+                    got += 1
+                    if got >= n:
+                        return
+
+    async def everyone() -> None:
+        limits = httpx.Limits(max_connections=clients + 10)
+        async with httpx.AsyncClient(timeout=300, limits=limits) as client:
+            await asyncio.gather(*(one(client) for _ in range(clients)))
+
+    started = time.perf_counter()
+    asyncio.run(everyone())
+    return time.perf_counter() - started
+
+
+def sse_fanout_pair(
+    gateway: str, headers: dict[str, str], n: int, clients: int = 100
+) -> dict[str, Any]:
+    """The gateway's SSE stream to 100 clients of one department (from the start of its
+    deliveries) against a bare Starlette endpoint streaming the same number of events of
+    the same size from memory."""
+    template = httpx.get(f"{gateway}/v1/events", params={"limit": 1}, headers=headers).json()
+    gw_seconds = sse_fanout(f"{gateway}/v1/events/stream", headers, n, clients)
+    port = free_port()
+    bare = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench.bare_sse:app",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env={
+            **os.environ,
+            "BENCH_SSE_EVENTS": str(n),
+            "BENCH_SSE_TEMPLATE": json.dumps(template["events"][0], ensure_ascii=False),
+        },
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    try:
+        deadline = time.perf_counter() + 30
+        while time.perf_counter() < deadline:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/stream", timeout=5)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        bare_seconds = sse_fanout(f"http://127.0.0.1:{port}/stream", {}, n, clients)
+    finally:
+        bare.terminate()
+        bare.wait(timeout=30)
+    return {
+        "sse_clients": clients,
+        "sse_events_per_client": n,
+        "sse_gateway_events_per_s": clients * n / gw_seconds,
+        "sse_bare_starlette_events_per_s": clients * n / bare_seconds,
     }
 
 
@@ -414,6 +486,8 @@ def main() -> None:
         / results["dedupe"]["unpipelined_claims_per_s"],
         "gateway_pull_over_raw_consumer": results["gateway"]["gateway_pull_per_s"]
         / results["gateway"]["raw_consumer_per_s"],
+        "sse_fanout_gateway_over_bare_starlette": results["gateway"]["sse_gateway_events_per_s"]
+        / results["gateway"]["sse_bare_starlette_events_per_s"],
     }
     out = Path(__file__).parent / "results" / f"{dt.datetime.now():%Y%m%d-%H%M%S}.json"
     out.parent.mkdir(exist_ok=True)
