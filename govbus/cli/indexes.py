@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from govbus.cli.spans import span
 from govbus.config import ConnectionSettings, KeySettings, LocalRuntimeSettings, load
 from govbus.disclosures import Disclosure, DisclosureStore, subject_pseudonyms
 from govbus.licences import LicenceStore, status
@@ -28,7 +28,6 @@ corrections_app = typer.Typer(
     help="Corrections and retractions not yet acknowledged.", no_args_is_help=True
 )
 licences_app = typer.Typer(help="Electronic licence verification.", no_args_is_help=True)
-_SPAN = re.compile(r"^(\d+)([smhd])$")
 
 
 @index_app.command("run")
@@ -96,11 +95,10 @@ def show(
 
 
 def parse_span(value: str) -> dt.timedelta:
-    match = _SPAN.match(value)
-    if match is None:
+    parsed = span(value)
+    if parsed is None:
         raise typer.BadParameter("use 90s, 15m, 48h or 10d")
-    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
-    return dt.timedelta(**{unit: int(match.group(1))})
+    return parsed
 
 
 @corrections_app.command("pending")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import re
 import time
 from typing import Annotated
 
@@ -13,21 +12,20 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from govbus.cli.spans import span
 from govbus.config import ConnectionSettings, StreamsSettings, load
 from govbus.reconcile import Reconciliation, collect
 from govbus.schemas.catalogue import default_catalogue
 
 console = Console()
-_RELATIVE = re.compile(r"^(\d+)([smhd])$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
 def parse_since(value: str, now: dt.datetime | None = None) -> dt.datetime:
     """An RFC 3339 time (with zone), or a span back from now: 90s, 15m, 2h, 7d."""
     now = now or dt.datetime.now(dt.UTC)
-    match = _RELATIVE.match(value)
-    if match:
-        return now - dt.timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    back = span(value)
+    if back is not None:
+        return now - back
     try:
         parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
