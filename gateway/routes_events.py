@@ -47,6 +47,8 @@ def cloudevent(item: Received, after: dict[int, int], *, avro: bool = False) -> 
         "govbussubscription": item.subscription,
         "govbuscursor": cursors.encode(after),
     }
+    if item.traceparent:  # CloudEvents distributed-tracing extension
+        event["traceparent"] = item.traceparent
     if env.corrects:  # your delivery id of the event this one corrects or retracts
         event["govbuscorrects"] = env.corrects
         event["govbusamendment"] = env.amendment

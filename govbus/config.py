@@ -272,6 +272,25 @@ class GatewaySettings(_Base):
     pull_max: int = Field(default=500, ge=1, description="Upper bound of `limit` on pulls.")
 
 
+class FederationSettings(_Base):
+    """The federation bridge: this bus's deliveries from a peer province's bus, ingested here."""
+
+    peer_name: str | None = Field(
+        default=None,
+        description="This bus's name for the peer (events arrive from `<peer>/<department>`).",
+    )
+    peer_gateway_url: str | None = Field(
+        default=None, description="The peer's gateway, e.g. https://bus.province-a.example."
+    )
+    peer_api_key: SecretStr | None = Field(
+        default=None, description="This bus's API key at the peer's gateway (it is a subscriber)."
+    )
+    peer_pull_limit: int = Field(default=200, ge=1, description="Events per pull from the peer.")
+    peer_wait_s: float = Field(
+        default=5.0, ge=0, le=30, description="Long-poll seconds of a pull from the peer."
+    )
+
+
 def load(cls: type[_S]) -> _S:
     """Build a settings object, turning validation failures into one clear ConfigError."""
     try:

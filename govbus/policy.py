@@ -111,9 +111,33 @@ class Subscription(_Model):
         return check_party_id(value)
 
 
+class InboundAgreement(_Model):
+    """What this bus accepts from a federated peer (another province's bus): the peer's
+    subscription for this bus, as agreed -- its id, event types and field rules. Held on
+    this side too, so the payload schema the peer sends is derived and checked here, and a
+    peer that starts sending more than agreed is refused, not trusted."""
+
+    peer: str
+    subscription: Subscription
+
+    @field_validator("peer")
+    @classmethod
+    def _peer(cls, value: str) -> str:
+        return check_party_id(value)
+
+    @property
+    def key(self) -> str:
+        """Its key in the policy topic (``:`` never occurs in a subscription id)."""
+        return f"{INBOUND_KEY_PREFIX}{self.peer}:{self.subscription.id}"
+
+
+INBOUND_KEY_PREFIX = "inbound:"
+
+
 class PolicyDocument(_Model):
     version: int = 1
     subscriptions: list[Subscription] = Field(default_factory=list)
+    inbound: list[InboundAgreement] = Field(default_factory=list)
 
 
 # ----------------------------------------------------------------- decisions (pure)
@@ -166,28 +190,40 @@ def validate(doc: PolicyDocument, catalogue: Catalogue) -> list[str]:
         if sub.id in seen:
             problems.append(f"{where}: duplicate id")
         seen.add(sub.id)
-        for type_name in sub.event_types:
-            event = catalogue.latest(type_name)
-            if event is None:
-                problems.append(f"{where}: unknown event type {type_name}")
+        problems += subscription_problems(sub, catalogue, where)
+    for agreement in doc.inbound:
+        where = f"inbound agreement {agreement.key}"
+        if agreement.key in seen:
+            problems.append(f"{where}: duplicate")
+        seen.add(agreement.key)
+        problems += subscription_problems(agreement.subscription, catalogue, where)
+    return problems
+
+
+def subscription_problems(sub: Subscription, catalogue: Catalogue, where: str) -> list[str]:
+    problems: list[str] = []
+    for type_name in sub.event_types:
+        event = catalogue.latest(type_name)
+        if event is None:
+            problems.append(f"{where}: unknown event type {type_name}")
+            continue
+        if event.sharing == "not_shared":
+            problems.append(f"{where}: {type_name} is not shared ({event.legal_basis})")
+        if event.sharing == "conditional" and sub.status == "active" and sub.approval is None:
+            problems.append(
+                f"{where}: {type_name} is conditional: an active subscription "
+                "needs the provider's approval"
+            )
+        for name, rule in sub.fields.items():
+            spec = event.fields.get(name)
+            if spec is None:
+                problems.append(f"{where}: {type_name} has no field {name}")
                 continue
-            if event.sharing == "not_shared":
-                problems.append(f"{where}: {type_name} is not shared ({event.legal_basis})")
-            if event.sharing == "conditional" and sub.status == "active" and sub.approval is None:
-                problems.append(
-                    f"{where}: {type_name} is conditional: an active subscription "
-                    "needs the provider's approval"
-                )
-            for name, rule in sub.fields.items():
-                spec = event.fields.get(name)
-                if spec is None:
-                    problems.append(f"{where}: {type_name} has no field {name}")
-                    continue
-                problem = rule_problem(spec, rule)
-                if problem:
-                    problems.append(f"{where}: {problem}")
-            if sub.filter is not None:
-                problems += [f"{where}: {p}" for p in filter_problems(sub.filter, event)]
+            problem = rule_problem(spec, rule)
+            if problem:
+                problems.append(f"{where}: {problem}")
+        if sub.filter is not None:
+            problems += [f"{where}: {p}" for p in filter_problems(sub.filter, event)]
     return problems
 
 

@@ -1,5 +1,6 @@
 """Subscriptions in the compacted policy topic: key = subscription id, value = its JSON
-(a tombstone deletes it). Writers: ``govbus policy apply`` and the gateway's admin API;
+(a tombstone deletes it); inbound agreements with federated peers beside them, keyed
+``inbound:<peer>:<subscription id>``. Writers: ``govbus policy apply`` and the gateway's admin API;
 readers: every stream worker (hot reload) and the gateway."""
 
 from __future__ import annotations
@@ -15,20 +16,49 @@ from govbus.errors import ServiceUnavailableError
 from govbus.kafka_admin import COMPACTED, ensure_topics
 from govbus.kafka_config import client_config
 from govbus.kafka_read import read_to_end
-from govbus.policy import PolicyDocument, Subscription
+from govbus.policy import INBOUND_KEY_PREFIX, InboundAgreement, PolicyDocument, Subscription
 from govbus.schemas.topics import delivery_topic
 
-
-def encode(sub: Subscription) -> tuple[bytes, bytes]:
-    return sub.id.encode(), sub.model_dump_json(by_alias=True, exclude_none=True).encode()
+Entry = Subscription | InboundAgreement
 
 
-def decode(key: bytes, value: bytes | None) -> tuple[str, Subscription | None]:
+def entry_key(entry: Entry) -> str:
+    return entry.key if isinstance(entry, InboundAgreement) else entry.id
+
+
+def encode(entry: Entry) -> tuple[bytes, bytes]:
+    value = entry.model_dump_json(by_alias=True, exclude_none=True)
+    return entry_key(entry).encode(), value.encode()
+
+
+def decode(key: bytes, value: bytes | None) -> tuple[str, Entry | None]:
     """A record of the policy topic; None for a tombstone. Raises ValueError when invalid."""
-    sub_id = key.decode()
+    entry_id = key.decode()
     if value is None:
-        return sub_id, None
-    return sub_id, Subscription.model_validate(json.loads(value))
+        return entry_id, None
+    if entry_id.startswith(INBOUND_KEY_PREFIX):
+        agreement = InboundAgreement.model_validate(json.loads(value))
+        if agreement.key != entry_id:
+            raise ValueError(f"inbound agreement under the wrong key {entry_id}")
+        return entry_id, agreement
+    return entry_id, Subscription.model_validate(json.loads(value))
+
+
+def document(entries: Iterable[Entry]) -> PolicyDocument:
+    """The policy made of these entries, in a stable order."""
+    entries = list(entries)
+    return PolicyDocument(
+        subscriptions=sorted(
+            (e for e in entries if isinstance(e, Subscription)), key=lambda s: s.id
+        ),
+        inbound=sorted(
+            (e for e in entries if isinstance(e, InboundAgreement)), key=lambda a: a.key
+        ),
+    )
+
+
+def entries(doc: PolicyDocument) -> list[Entry]:
+    return [*doc.subscriptions, *doc.inbound]
 
 
 def ensure_policy_topics(
@@ -53,11 +83,14 @@ def ensure_policy_topics(
 
 
 def write(
-    bootstrap: str, policy_topic: str, subs: Iterable[Subscription], deletions: Iterable[str] = ()
+    bootstrap: str, policy_topic: str, subs: Iterable[Entry], deletions: Iterable[str] = ()
 ) -> int:
-    """Upsert subscriptions (and tombstone ids); waits for acks=all. Returns records written."""
+    """Upsert subscriptions and inbound agreements (and tombstone keys); waits for acks=all.
+    Returns records written."""
     subs = list(subs)
-    ensure_policy_topics(bootstrap, policy_topic, {s.subscriber for s in subs})
+    ensure_policy_topics(
+        bootstrap, policy_topic, {s.subscriber for s in subs if isinstance(s, Subscription)}
+    )
     producer = Producer(client_config(bootstrap, **{"enable.idempotence": True, "acks": "all"}))
     failures: list[str] = []
 
@@ -79,8 +112,8 @@ def write(
 
 
 def read(bootstrap: str, policy_topic: str) -> PolicyDocument:
-    """The current policy (latest record per subscription id; invalid records skipped)."""
-    current: dict[str, Subscription] = {}
+    """The current policy (latest record per key; invalid records skipped)."""
+    current: dict[str, Entry] = {}
     for msg in read_to_end(bootstrap, policy_topic):
         try:
             sub_id, sub = decode(msg.key() or b"", msg.value())
@@ -90,7 +123,7 @@ def read(bootstrap: str, policy_topic: str) -> PolicyDocument:
             current.pop(sub_id, None)
         else:
             current[sub_id] = sub
-    return PolicyDocument(subscriptions=sorted(current.values(), key=lambda s: s.id))
+    return document(current.values())
 
 
 def revoked(sub: Subscription, reason: str) -> Subscription:

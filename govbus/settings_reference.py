@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings
 
 from govbus.config import (
     ConnectionSettings,
+    FederationSettings,
     GatewaySettings,
     KeySettings,
     LocalRuntimeSettings,
@@ -23,6 +24,7 @@ SETTINGS: tuple[type[BaseSettings], ...] = (
     KeySettings,
     StreamsSettings,
     GatewaySettings,
+    FederationSettings,
     LocalRuntimeSettings,
 )
 # Read outside the settings classes (tools and tests); documented here so they are known.

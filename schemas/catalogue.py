@@ -75,6 +75,10 @@ class EventType:
     retention_days: int
     schema: Schema = field(repr=False)
     fields: Mapping[str, FieldSpec] = field(repr=False)
+    # Set on a type as received from a federated peer (govbus.schemas.federation): the
+    # peer's name and the masking rules the peer applied before sending.
+    peer: str | None = None
+    received_rules: Mapping[str, str] | None = field(default=None, repr=False)
 
     @property
     def ce_type(self) -> str:

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from govbus.schemas.errors import ReasonedError
-from govbus.schemas.topics import check_party_id, split_type
+from govbus.schemas.topics import check_source, split_type
 
 SPECVERSION = "1.0"
 AVRO_CONTENT_TYPE = "application/avro"
@@ -46,7 +46,7 @@ class EnvelopeError(ReasonedError):
 @dataclass(frozen=True)
 class Envelope:
     id: str
-    source: str  # the publishing department id
+    source: str  # the publishing department, or <peer>/<department> from a federated bus
     type: str  # gov.<domain>.<event>
     version: int
     subject: str  # keyed pseudonym of the person or enterprise
@@ -113,7 +113,7 @@ class Envelope:
             raise EnvelopeError("envelope.type", "ce_type must be gov.<domain>.<event>.v<N>")
         source = need("ce_source")
         try:
-            check_party_id(source)
+            check_source(source)
             split_type(match.group(1))
         except ValueError as exc:
             raise EnvelopeError("envelope.source", str(exc)) from None

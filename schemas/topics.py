@@ -23,6 +23,22 @@ def check_party_id(party: str) -> str:
     return party
 
 
+def check_source(source: str) -> str:
+    """An event's source: a department id, or ``<peer>/<department>`` for an event that came
+    from a federated bus (the peer is this bus's name for the other province)."""
+    peer, slash, department = source.rpartition("/")
+    if slash:
+        check_party_id(peer)
+    check_party_id(department)
+    return source
+
+
+def split_source(source: str) -> tuple[str | None, str]:
+    """'province_a/health' -> ('province_a', 'health'); 'health' -> (None, 'health')."""
+    peer, slash, department = source.rpartition("/")
+    return (peer if slash else None), department
+
+
 def split_type(event_type: str) -> tuple[str, str]:
     """'gov.health.birth_registered' -> ('health', 'birth_registered')."""
     match = _TYPE_RE.match(event_type)

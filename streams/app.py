@@ -21,6 +21,7 @@ from confluent_kafka import KafkaException
 from faust.types import TP
 
 from govbus.config import ConnectionSettings, KeySettings, StreamsSettings
+from govbus.federation import InboundLookup
 from govbus.policy import PolicyDocument
 from govbus.pseudonym import Pseudonymizer
 from govbus.schemas.catalogue import Catalogue
@@ -73,6 +74,7 @@ def build_pipeline(
             # Under the window (claims are made on arrival, after the event's time), with a
             # margin for clock skew between publishers and workers.
             max_age=dt.timedelta(seconds=streams.dedupe_window_s * 0.9),
+            inbound=InboundLookup(policy, catalogue, codec),
         ),
         projector=Projector(codec, Pseudonymizer(keys)),
         codec=codec,

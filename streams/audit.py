@@ -98,7 +98,7 @@ class AuditWriter:
         if env is None:  # keep what identifies the event, checked, without trusting it
             raw = _safe_headers(rej.msg)
             base = replace(
-                base, event_id=raw.get("ce_id", "")[:128], source=raw.get("ce_source", "")[:64]
+                base, event_id=raw.get("ce_id", "")[:128], source=raw.get("ce_source", "")[:128]
             )
         self._add(replace(base, kind="dead_letter", reason=rej.reason, detail=rej.message[:400]))
 

@@ -11,6 +11,7 @@ from govbus.policy import Subscription
 from govbus.pseudonym import Pseudonymizer
 from govbus.schemas.codec import AvroCodec
 from govbus.schemas.envelope import Envelope, delivery_id
+from govbus.schemas.federation import delivered_rules
 from govbus.schemas.projection import projected_schema
 from govbus.schemas.topics import DLQ, delivery_topic
 from govbus.streams.masking import apply_rule
@@ -36,22 +37,25 @@ class Projector:
         self.pseudonymizer = pseudonymizer
         self._schemas: dict[tuple[bytes, str, tuple[tuple[str, str], ...]], bytes] = {}
 
-    def schema_fp(self, accepted: Accepted, sub: Subscription) -> bytes:
-        key = (accepted.event.fingerprint, sub.id, tuple(sorted(sub.fields.items())))
+    def schema_fp(self, accepted: Accepted, sub: Subscription, shown: dict[str, str]) -> bytes:
+        key = (accepted.event.fingerprint, sub.id, tuple(sorted(shown.items())))
         fp = self._schemas.get(key)
         if fp is None:
-            fp = self.codec.register(projected_schema(accepted.event, sub.fields, sub.id))
+            fp = self.codec.register(projected_schema(accepted.event, shown, sub.id))
             self._schemas[key] = fp
         return fp
 
-    def project(self, accepted: Accepted, sub: Subscription) -> dict[str, Any]:
+    def project(
+        self, accepted: Accepted, sub: Subscription, rules: dict[str, str]
+    ) -> dict[str, Any]:
+        """``rules``: field -> the rule to apply here (see delivered_rules)."""
         as_of = accepted.envelope.time.date()
 
         def pseudonymize(kind: str, value: str) -> str:
             return self.pseudonymizer.for_subscriber(sub.subscriber, kind, value)
 
         out = {}
-        for name, rule in sub.fields.items():
+        for name, rule in rules.items():
             spec = accepted.event.fields[name]
             out[name] = apply_rule(
                 rule,
@@ -66,7 +70,9 @@ class Projector:
         self, accepted: Accepted, sub: Subscription, extra_headers: list[tuple[str, bytes]]
     ) -> Delivery:
         env = accepted.envelope
-        fp = self.schema_fp(accepted, sub)
+        plan = delivered_rules(accepted.event, sub.fields)
+        shown = {name: rules[0] for name, rules in plan.items()}
+        fp = self.schema_fp(accepted, sub, shown)
         # Per-subscriber event id and subject: two departments cannot join their copies
         # on identifiers the bus hands out.
         out_id = delivery_id(sub.subscriber, env.source, env.id)
@@ -88,9 +94,10 @@ class Projector:
             retract=env.retract,
         )
         headers = [*out_env.to_headers(), ("govbus_subscription", sub.id.encode()), *extra_headers]
-        value = self.codec.encode(fp, self.project(accepted, sub))
+        applied = {name: rules[1] for name, rules in plan.items()}
+        value = self.codec.encode(fp, self.project(accepted, sub, applied))
         output = Output(delivery_topic(sub.subscriber), subject.encode(), value, headers)
-        return Delivery(sub, fp, output, out_id, dict(sub.fields))
+        return Delivery(sub, fp, output, out_id, shown)
 
 
 def dead_letter(rejected: Rejected, now: dt.datetime) -> Output:

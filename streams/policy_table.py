@@ -16,8 +16,8 @@ from collections.abc import Callable
 from confluent_kafka import Consumer, TopicPartition
 
 from govbus.kafka_config import client_config
-from govbus.policy import PolicyDocument, Subscription, validate
-from govbus.policy_store import decode
+from govbus.policy import PolicyDocument, validate
+from govbus.policy_store import Entry, decode, document
 from govbus.schemas.catalogue import Catalogue
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ class PolicyTable:
         self.topic = topic
         self.catalogue = catalogue
         self.on_new_subscriber = on_new_subscriber
-        self._subs: dict[str, Subscription] = {}
+        self._subs: dict[str, Entry] = {}
         self._snapshot = PolicyDocument()
         self._known_subscribers: set[str] = set()
         self._dirty = False  # applied changes not yet in the snapshot
@@ -112,7 +112,7 @@ class PolicyTable:
             return self._subs.pop(key.decode(errors="replace"), None) is not None
         if sub is None:
             return self._subs.pop(sub_id, None) is not None
-        problems = validate(PolicyDocument(subscriptions=[sub]), self.catalogue)
+        problems = validate(document([sub]), self.catalogue)
         if problems:
             log.error(
                 "policy record refused: subscription removed",
@@ -123,14 +123,13 @@ class PolicyTable:
         return True
 
     def _publish(self) -> None:
+        snapshot = document(self._subs.values())
         for subscriber in sorted(
-            {s.subscriber for s in self._subs.values()} - self._known_subscribers
+            {s.subscriber for s in snapshot.subscriptions} - self._known_subscribers
         ):
             self.on_new_subscriber(subscriber)  # its delivery topic exists before routing
             self._known_subscribers.add(subscriber)
-        self._snapshot = PolicyDocument(
-            subscriptions=sorted(self._subs.values(), key=lambda s: s.id)
-        )
+        self._snapshot = snapshot
         self._dirty = False
         self.changes += 1
         log.info("policy updated", extra={"subscriptions": len(self._subs), "at": time.time()})

@@ -4,16 +4,24 @@ Pure: everything it needs is handed in. Failures carry a reason code for the DLQ
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from govbus.schemas.catalogue import Catalogue
+from govbus.schemas.catalogue import Catalogue, EventType
 from govbus.schemas.codec import AvroCodec, CodecError
 from govbus.schemas.envelope import Envelope, EnvelopeError
+from govbus.schemas.topics import split_source
 from govbus.schemas.validation import check_fields
 from govbus.streams.messages import Accepted, InMessage, Rejected
 
 MAX_CLOCK_SKEW = dt.timedelta(minutes=5)
 EARLIEST_EVENT = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+# (peer, payload schema fingerprint, now) -> the type accepted from that peer, if agreed.
+InboundTypes = Callable[[str, bytes, dt.datetime], EventType | None]
+
+
+def _no_peers(_peer: str, _fp: bytes, _now: dt.datetime) -> EventType | None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -24,6 +32,7 @@ class Validator:
     # Older events cannot be proven new: their dedupe claims may have expired, so a replay
     # would pass. They go to the DLQ (nothing lost); an operator redrives what is genuine.
     max_age: dt.timedelta | None = None
+    inbound: InboundTypes = _no_peers
 
     def __call__(self, msg: InMessage, now: dt.datetime) -> Accepted | Rejected:
         value = msg.value
@@ -48,7 +57,8 @@ class Validator:
                 "envelope.topic_mismatch",
                 f"{env.ce_type} arrived on {msg.topic}, belongs on {event.topic}",
             )
-        if env.source != event.owner:
+        peer, department = split_source(env.source)
+        if department != event.owner:
             return Rejected(
                 msg,
                 "policy.not_owner",
@@ -63,6 +73,8 @@ class Validator:
                 f"ce_time is older than the dedupe window ({self.max_age}); a replay cannot be "
                 "ruled out",
             )
+        if peer is not None:
+            return self._from_peer(msg, value, env, peer, now)
         try:
             fp = self.codec.fingerprint_of(value)
             if fp != event.fingerprint:
@@ -82,3 +94,25 @@ class Validator:
         if problem is not None:
             return Rejected(msg, *problem)
         return Accepted(msg, env, latest, record)
+
+    def _from_peer(
+        self, msg: InMessage, value: bytes, env: Envelope, peer: str, now: dt.datetime
+    ) -> Accepted | Rejected:
+        """An event relayed from a federated bus: read exactly as agreed with that peer."""
+        try:
+            fp = self.codec.fingerprint_of(value)
+            event = self.inbound(peer, fp, now)
+            if event is None or event.type != env.type or event.version != env.version:
+                return Rejected(
+                    msg,
+                    "federation.no_agreement",
+                    f"no inbound agreement with {peer} covers {env.ce_type} with payload schema "
+                    f"{fp.hex()}",
+                )
+            _, record = self.codec.decode(value)
+        except CodecError as exc:
+            return Rejected(msg, exc.reason, str(exc))
+        problem = check_fields(event.fields.values(), record)
+        if problem is not None:
+            return Rejected(msg, *problem)
+        return Accepted(msg, env, event, record)

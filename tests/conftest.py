@@ -15,6 +15,10 @@ import uuid
 from pathlib import Path
 
 import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 TEST_RUNTIME_ENV = {
     "GOVBUS_STATE_DIR": str(Path.home() / ".local" / "state" / "govbus-test"),
@@ -49,6 +53,22 @@ def runtime() -> ConnectionSettings:
     # A freshly wiped broker has no topics; workers create them, but a test may publish first.
     ensure_topics(conn.bootstrap, bus_topics(default_catalogue(), []), partitions=3, replication=1)
     return conn
+
+
+@pytest.fixture(scope="session")
+def spans() -> InMemorySpanExporter:
+    """This process's spans, in memory (the tracer provider is process-wide: set once)."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+    return exporter
+
+
+@pytest.fixture
+def exporter(spans: InMemorySpanExporter) -> InMemorySpanExporter:
+    spans.clear()
+    return spans
 
 
 @pytest.fixture(scope="session")

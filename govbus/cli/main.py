@@ -14,6 +14,7 @@ from govbus.cli import (
     demo,
     dev,
     dlq,
+    federation,
     gateway,
     health,
     indexes,
@@ -50,6 +51,7 @@ app.add_typer(indexes.index_app, name="index")
 app.add_typer(indexes.disclosures_app, name="disclosures")
 app.add_typer(indexes.corrections_app, name="corrections")
 app.add_typer(indexes.licences_app, name="licences")
+app.add_typer(federation.app, name="federation")
 
 
 def run() -> None:

@@ -37,10 +37,16 @@ def apply(
     doc = load_policy_file(file, default_catalogue())
     deletions: list[str] = []
     if prune:
-        keep = {s.id for s in doc.subscriptions}
+        keep = {policy_store.entry_key(e) for e in policy_store.entries(doc)}
         current = policy_store.read(conn.bootstrap, conn.policy_topic)
-        deletions = [s.id for s in current.subscriptions if s.id not in keep]
-    written = policy_store.write(conn.bootstrap, conn.policy_topic, doc.subscriptions, deletions)
+        deletions = [
+            key
+            for key in map(policy_store.entry_key, policy_store.entries(current))
+            if key not in keep
+        ]
+    written = policy_store.write(
+        conn.bootstrap, conn.policy_topic, policy_store.entries(doc), deletions
+    )
     console.print(f"applied {written} records to {conn.policy_topic} ({len(deletions)} deletions)")
 
 
@@ -64,6 +70,12 @@ def show(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
             s.purpose,
         )
     console.print(table)
+    if doc.inbound:
+        inbound = Table("accepted from peer", "peer's subscription", "event types", "fields")
+        for a in doc.inbound:
+            rules = ", ".join(f"{k}={v}" for k, v in a.subscription.fields.items())
+            inbound.add_row(a.peer, a.subscription.id, ", ".join(a.subscription.event_types), rules)
+        console.print(inbound)
 
 
 @app.command()

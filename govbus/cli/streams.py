@@ -35,7 +35,7 @@ def prepare_cluster(
     )
     created += ensure_policy_topics(conn.bootstrap, conn.policy_topic, [])
     if doc is not None:
-        policy_store.write(conn.bootstrap, conn.policy_topic, doc.subscriptions)
+        policy_store.write(conn.bootstrap, conn.policy_topic, policy_store.entries(doc))
         log.info("applied policy file", extra={"file": str(streams.policy_file)})
     return created
 

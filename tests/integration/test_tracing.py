@@ -16,12 +16,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import pytest
 import redis
 from confluent_kafka import Consumer, TopicPartition
-from opentelemetry import trace
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
@@ -46,21 +43,6 @@ from tests.integration.helpers import birth_subscription, read, start_worker
 
 BIRTH = "gov.health.birth_registered"
 TOPIC = "govbus.events.health.birth_registered.v2"
-
-
-@pytest.fixture(scope="session")
-def spans() -> InMemorySpanExporter:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    trace.set_tracer_provider(provider)
-    return exporter
-
-
-@pytest.fixture
-def exporter(spans: InMemorySpanExporter) -> InMemorySpanExporter:
-    spans.clear()
-    return spans
 
 
 def ce_id(headers: object) -> str | None:

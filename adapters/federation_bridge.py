@@ -1,0 +1,228 @@
+"""Federation bridge: what a peer province's bus delivers to this bus, published here as events
+from ``<peer>/<department>``.
+
+This bus is an ordinary subscriber at the peer: the peer's policy decides which fields it
+gets and masks them, the peer audits the delivery and the read. The bridge pulls from the
+peer's gateway in Avro (the exact bytes the peer delivered), publishes each event to this
+bus's event topic with acks=all, and only then acks the peer's cursor. A crash in between
+re-reads the page; the events keep their ids (the peer's delivery ids for this bus), so this
+bus's dedupe counts the copies as duplicates: nothing lost, nothing delivered twice. Here
+the events are validated against the inbound agreement, deduplicated, routed and masked
+again under this bus's own policy, and audited.
+
+Trace context crosses: the peer's ``traceparent`` is the parent of the bridge's span, whose
+context travels on in the published headers.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from opentelemetry.trace import SpanKind
+
+from govbus import telemetry
+from govbus.adapters.publisher import Prepared, Publisher, PublishError, PublishResult
+from govbus.errors import GovbusError
+from govbus.schemas.envelope import Envelope, EnvelopeError, parse_time
+from govbus.schemas.topics import DLQ, check_party_id, event_topic
+
+log = logging.getLogger(__name__)
+AVRO = "application/avro"
+PUBLISH_TIMEOUT_S = 60.0
+BACKOFF_S = (0.5, 1.0, 2.0, 5.0, 10.0)
+
+
+class BridgeError(GovbusError):
+    """The peer refused the bridge for good (bad key, no subscription): retrying cannot help."""
+
+
+def relayed(event: Mapping[str, Any], peer: str) -> Prepared:
+    """One event from the peer's pull as a message for this bus (pure).
+
+    Its id stays the peer's delivery id (stable across redeliveries, so this bus dedupes a
+    re-read), its source becomes ``<peer>/<department>``, and an amendment keeps pointing at
+    the id of the event it corrects, which is that event's id here too. Raises ValueError
+    when the event cannot be relayed as an event at all (see ``malformed``).
+    """
+    try:
+        ce_type = str(event["type"])
+        type_name, _, version = ce_type.rpartition(".v")
+        envelope = Envelope(
+            id=str(event["id"]),
+            source=f"{peer}/{event['source']}",
+            type=type_name,
+            version=int(version),
+            subject=str(event["subject"]),
+            time=parse_time(str(event["time"])),
+            dataschema=str(event.get("dataschema") or ""),
+            corrects=event.get("govbuscorrects"),
+            retract=event.get("govbusamendment") == "retraction",
+        )
+        topic = event_topic(envelope.type, envelope.version)
+        value = base64.b64decode(str(event["data_base64"]), validate=True)
+    except (KeyError, ValueError, EnvelopeError, binascii.Error) as exc:
+        raise ValueError(f"cannot relay event {str(event.get('id'))[:64]}: {exc}") from None
+    headers = envelope.to_headers()
+    if event.get("traceparent"):
+        headers.append(("traceparent", str(event["traceparent"]).encode()))
+    headers.append(("govbus_peer_subscription", str(event.get("govbussubscription")).encode()))
+    return Prepared(envelope, topic, envelope.subject.encode(), value, headers)
+
+
+def malformed(event: Mapping[str, Any], peer: str, problem: str) -> Prepared:
+    """An event that cannot be relayed goes to this bus's dead-letter topic, whole, with the
+    reason: nothing the peer sent is dropped."""
+    body = json.dumps(event, ensure_ascii=False, default=str).encode()
+    envelope = Envelope(
+        id=str(event.get("id", ""))[:128] or "unknown",
+        source=peer,
+        type="gov.federation.malformed",
+        version=1,
+        subject=peer,
+        time=parse_time("2000-01-01T00:00:00Z"),
+    )
+    headers = [
+        ("govbus_dlq_reason", b"federation.malformed"),
+        ("govbus_dlq_message", problem[:400].encode()),
+        ("govbus_dlq_topic", f"peer:{peer}".encode()),
+    ]
+    return Prepared(envelope, DLQ, peer.encode(), body, headers)
+
+
+@dataclass
+class BridgeStats:
+    pulled: int = 0
+    published: int = 0
+    dead_lettered: int = 0
+    acked_pages: int = 0
+    errors: int = 0
+    last_error: str | None = None
+    event_ids: list[str] = field(default_factory=list)
+
+
+class Bridge:
+    def __init__(
+        self,
+        *,
+        peer: str,
+        peer_gateway: str,
+        api_key: str,
+        publisher: Publisher,
+        limit: int = 200,
+        wait_s: float = 5.0,
+        http: httpx.Client | None = None,
+    ) -> None:
+        self.peer = check_party_id(peer)
+        self.publisher = publisher
+        self.limit = limit
+        self.wait_s = wait_s
+        self._owns_http = http is None
+        self.http = http or httpx.Client(base_url=peer_gateway, timeout=wait_s + 30)
+        self.headers = {"X-API-Key": api_key, "Accept": AVRO}
+        self.stats = BridgeStats()
+        self._cursor: str | None = None  # None: resume from the last ack at the peer
+
+    def close(self) -> None:
+        if self._owns_http:
+            self.http.close()
+
+    def __enter__(self) -> Bridge:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def run_once(self) -> int:
+        """Pull a page, publish it here, ack it there. Returns the events relayed."""
+        params: dict[str, Any] = {"limit": self.limit, "wait": self.wait_s}
+        if self._cursor:
+            params["cursor"] = self._cursor
+        response = self.http.get("/v1/events", params=params, headers=self.headers)
+        self._check(response)
+        body = response.json()
+        events: list[dict[str, Any]] = body["events"]
+        self.stats.pulled += len(events)
+        futures = [self._send(event) for event in events]
+        for future in futures:
+            future.result(timeout=PUBLISH_TIMEOUT_S)  # acks=all here before the ack there
+        if events:
+            ack = self.http.post(
+                "/v1/events/ack", json={"cursor": body["cursor"]}, headers=self.headers
+            )
+            self._check(ack)
+            self.stats.acked_pages += 1
+        self._cursor = body["cursor"]
+        return len(events)
+
+    def _send(self, event: dict[str, Any]) -> Future[PublishResult]:
+        try:
+            prepared = relayed(event, self.peer)
+        except ValueError as exc:
+            log.error("federation: dead-lettered", extra={"peer": self.peer, "error": str(exc)})
+            self.stats.dead_lettered += 1
+            return self.publisher.send(malformed(event, self.peer, str(exc)))
+        parent = telemetry.extract({"traceparent": event.get("traceparent", "")})
+        attributes = telemetry.messaging_attributes(
+            "receive", f"peer:{self.peer}", message_id=prepared.envelope.id
+        )
+        span_name = f"bridge from {self.peer}"
+        with telemetry.tracer().start_as_current_span(
+            span_name, context=parent, kind=SpanKind.CONSUMER, attributes=attributes
+        ):
+            # The peer's traceparent gave this span its parent; the send span is its child.
+            headers = [(k, v) for k, v in prepared.headers if k != "traceparent"]
+            future = self.publisher.send(
+                Prepared(prepared.envelope, prepared.topic, prepared.key, prepared.value, headers)
+            )
+        self.stats.published += 1
+        self.stats.event_ids.append(prepared.envelope.id)
+        return future
+
+    def _check(self, response: httpx.Response) -> None:
+        if response.status_code < 400:
+            return
+        try:
+            problem = response.json()
+        except ValueError:
+            problem = {"detail": response.text[:200]}
+        message = f"peer gateway answered {response.status_code}: {problem.get('detail')}"
+        if response.status_code in (401, 403, 404, 422):
+            raise BridgeError(message)
+        raise httpx.HTTPStatusError(message, request=response.request, response=response)
+
+    def run(self, stop: threading.Event, *, idle_exit_s: float | None = None) -> BridgeStats:
+        """Until ``stop`` (or ``idle_exit_s`` without events). Transient failures on either
+        side are retried from the last ack; a refusal by the peer (BridgeError) ends it."""
+        failures = 0
+        idle_since = time.monotonic()
+        while not stop.is_set():
+            try:
+                if self.run_once():
+                    idle_since = time.monotonic()
+                failures = 0
+            except BridgeError:
+                raise
+            except (httpx.HTTPError, PublishError, TimeoutError) as exc:
+                self.stats.errors += 1
+                self.stats.last_error = str(exc)[:300]
+                self._cursor = None  # re-read from the last ack; this bus dedupes the copies
+                delay = BACKOFF_S[min(failures, len(BACKOFF_S) - 1)]
+                failures += 1
+                log.warning(
+                    "federation: retrying",
+                    extra={"peer": self.peer, "error": self.stats.last_error, "in_s": delay},
+                )
+                stop.wait(delay)
+            if idle_exit_s is not None and time.monotonic() - idle_since > idle_exit_s:
+                break
+        return self.stats

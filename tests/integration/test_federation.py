@@ -1,0 +1,386 @@
+"""Two provinces, two buses, each with its own Kafka (KRaft), Redis and PostgreSQL, federated
+by the bridge -- on real brokers, through both gateways.
+
+Province A's policy grants province B (a subscriber in A) some birth fields, masked, for
+births whose mother's ID was issued in B. B's policy accepts exactly that from A and routes
+it to its own departments, masked again. The bridge is killed mid-stream and restarted, and
+A's gateway is restarted under it: B's departments still receive every event exactly once.
+Both sides audit, and one trace runs from A's publisher to B's worker.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+import signal
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from govbus.adapters.federation_bridge import Bridge
+from govbus.adapters.publisher import Publisher
+from govbus.audit_log import read_audit
+from govbus.config import ConnectionSettings, GatewaySettings, LocalRuntimeSettings, load
+from govbus.demo.run import running_gateway
+from govbus.demo.sample_data import birth, citizen_id
+from govbus.devenv.peer import PeerRuntime
+from govbus.devenv.process import Managed
+from govbus.devenv.worker import WorkerProcess
+from govbus.gateway.keystore import KeyStore
+from govbus.kafka_admin import bus_topics, ensure_topics
+from govbus.schemas.catalogue import default_catalogue
+from govbus.schemas.envelope import delivery_id
+from govbus.streams.masking import mask_citizen_id, mask_mobile
+from tests.integration.helpers import APPROVAL, BIRTH, wait_until
+
+MOTHERS_FROM_B = 12
+OTHERS = 6
+
+
+@pytest.fixture(scope="module")
+def province_b(runtime: ConnectionSettings) -> Iterator[PeerRuntime]:
+    peer = PeerRuntime.beside(load(LocalRuntimeSettings), "b")
+    peer.up(fresh=True)
+    ensure_topics(
+        peer.conn.bootstrap, bus_topics(default_catalogue(), []), partitions=3, replication=1
+    )
+    yield peer
+    peer.down()
+
+
+def agreement(uid: str) -> dict[str, Any]:
+    """A's subscription for B; B holds the same text as its inbound agreement."""
+    return {
+        "id": f"xprov-{uid}",
+        "subscriber": f"pb_{uid}",
+        "event_types": [BIRTH],
+        "fields": {
+            "certificate_no": "clear",
+            "baby_name": "clear",
+            "birth_date": "clear",
+            "mother_id": "clear",
+            "guardian_phone": "mask",
+        },
+        "filter": {"field": "mother_id", "prefix": "32"},
+        "legal_basis": "Inter-provincial agreement A-B on newborn household registration",
+        "purpose": "newborn household registration in the parents' province",
+        "approval": APPROVAL,
+    }
+
+
+def b_policy(uid: str) -> dict[str, Any]:
+    return {
+        "version": 1,
+        "inbound": [{"peer": "province_a", "subscription": agreement(uid)}],
+        "subscriptions": [
+            {
+                "id": f"b-hukou-{uid}",
+                "subscriber": f"hukou_{uid}",
+                "event_types": [BIRTH],
+                "fields": {
+                    "certificate_no": "clear",
+                    "baby_name": "clear",
+                    "mother_id": "mask",
+                    "birth_date": "generalize.year",
+                    "guardian_phone": "clear",
+                    "weight_g": "clear",  # A does not send it
+                },
+                "legal_basis": "Household registration regulation",
+                "purpose": "register the newborn",
+                "approval": APPROVAL,
+            }
+        ],
+    }
+
+
+def pull_all(gateway: str, key: str, expected: int, timeout_s: float) -> list[dict[str, Any]]:
+    """Every delivery to the key's department through its gateway, from the start."""
+    events: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"from_time": "2020-01-01T00:00:00Z", "limit": 500, "wait": 1}
+    deadline = time.monotonic() + timeout_s
+    with httpx.Client(base_url=gateway, timeout=30) as http:
+        while time.monotonic() < deadline:
+            page = http.get("/v1/events", params=params, headers={"X-API-Key": key})
+            page.raise_for_status()
+            body = page.json()
+            events += body["events"]
+            params = {"cursor": body["cursor"], "limit": 500, "wait": 1}
+            if len(events) >= expected and not body["events"]:
+                time.sleep(2)  # would anything more (a duplicate) still arrive?
+                page = http.get("/v1/events", params=params, headers={"X-API-Key": key})
+                events += page.json()["events"]
+                break
+    return events
+
+
+def spans_in(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+@dataclass
+class Buses:
+    """Province A (the test runtime) and province B (its own runtime), each with a worker
+    and a gateway; B's key at A's gateway, and a B department's key at B's gateway."""
+
+    uid: str
+    a: ConnectionSettings
+    b: PeerRuntime
+    gateway_a: str
+    gateway_b: str
+    key_at_a: str
+    key_at_b: str
+    span_files: dict[str, Path]
+    settings: GatewaySettings
+
+    def bridge_env(self, gateway_a: str | None = None) -> dict[str, str]:
+        return {
+            **self.b.env,
+            "GOVBUS_PEER_NAME": "province_a",
+            "GOVBUS_PEER_GATEWAY_URL": gateway_a or self.gateway_a,
+            "GOVBUS_PEER_API_KEY": self.key_at_a,
+            "GOVBUS_PEER_WAIT_S": "1",
+            "GOVBUS_PEER_PULL_LIMIT": "3",  # small pages: a kill lands mid-stream
+            "GOVBUS_OTEL_FILE": str(self.span_files["bridge"]),
+        }
+
+    def publish(self, count_from_b: int, others: int) -> dict[str, dict[str, Any]]:
+        """Births in A; returns those whose mother's ID was issued in B, by event id."""
+        rng = random.Random()
+        today = dt.date.today()
+        to_b: dict[str, dict[str, Any]] = {}
+        with Publisher("health", conn=self.a) as pub:
+            for i in range(count_from_b + others):
+                region = "320102" if i < count_from_b else "110101"
+                mother = citizen_id(region, dt.date(1990, 1, 1 + i), rng.randrange(100, 999))
+                data = {**birth(rng, today), "mother_id": mother}
+                event_id = pub.publish(BIRTH, data).result(30).event_id
+                if i < count_from_b:
+                    to_b[event_id] = data
+        return to_b
+
+    def relayed_id(self, event_id: str) -> str:
+        """The event's id in B: A's delivery id for province B."""
+        return delivery_id(f"pb_{self.uid}", "health", event_id)
+
+    def id_in_b(self, event_id: str) -> str:
+        """What B's department sees as the id of A's event."""
+        return delivery_id(f"hukou_{self.uid}", "province_a/health", self.relayed_id(event_id))
+
+
+@pytest.fixture(scope="module")
+def buses(
+    runtime: ConnectionSettings, province_b: PeerRuntime, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Buses]:
+    uid = uuid.uuid4().hex[:10]
+    tmp = tmp_path_factory.mktemp("federation")
+    span_files = {n: tmp / f"spans-{n}.jsonl" for n in ("a", "bridge", "b")}
+    a_policy = tmp / "policy-a.yaml"
+    a_policy.write_text(yaml.safe_dump({"subscriptions": [agreement(uid)]}, allow_unicode=True))
+    b_policy_file = tmp / "policy-b.yaml"
+    b_policy_file.write_text(yaml.safe_dump(b_policy(uid), allow_unicode=True))
+
+    def worker(state: Path, side: str, bootstrap: str, env: dict[str, str]) -> WorkerProcess:
+        return WorkerProcess(
+            state,
+            f"streams-{side}-{uid}",
+            env={
+                **env,
+                "GOVBUS_APP_ID": f"govbus-{side}-{uid}",
+                "GOVBUS_WORKER_ID": f"{side}-{uid}",
+                "GOVBUS_DATA_DIR": str(tmp / f"faust-{side}"),
+                "GOVBUS_POLICY_TOPIC": f"govbus.policy.{side}-{uid}",
+                "GOVBUS_POLICY_FILE": str(a_policy if side == "a" else b_policy_file),
+                "GOVBUS_OTEL_FILE": str(span_files[side]),
+            },
+            bootstrap=bootstrap,
+        )
+
+    workers = [
+        worker(load(LocalRuntimeSettings).state_dir, "a", runtime.bootstrap, {}),
+        worker(province_b.local.state_dir, "b", province_b.conn.bootstrap, province_b.env),
+    ]
+    settings = load(GatewaySettings)
+    pepper = settings.api_key_pepper.get_secret_value().encode()
+    keys_a, keys_b = KeyStore(runtime.pg, pepper), KeyStore(province_b.conn.pg, pepper)
+    keys_a.init()
+    keys_b.init()
+    try:
+        for w in workers:
+            w.start(timeout_s=120)
+        with (
+            running_gateway(runtime, settings) as gateway_a,
+            running_gateway(province_b.conn, settings) as gateway_b,
+        ):
+            yield Buses(
+                uid,
+                runtime,
+                province_b,
+                gateway_a,
+                gateway_b,
+                keys_a.issue(f"pb_{uid}", ["subscriber"]),
+                keys_b.issue(f"hukou_{uid}", ["subscriber"]),
+                span_files,
+                settings,
+            )
+    finally:
+        for w in workers:
+            w.stop()
+
+
+BRIDGE = [sys.executable, "-m", "govbus.cli.main", "federation", "bridge"]
+
+
+def test_an_event_from_a_reaches_the_right_subscriber_in_b(
+    buses: Buses, exporter: InMemorySpanExporter
+) -> None:
+    uid = buses.uid
+    bridge = Managed(f"bridge-{uid}", buses.b.local.state_dir)
+    try:
+        # The bridge talks to a gateway of A's that is restarted under it.
+        with running_gateway(buses.a, buses.settings) as gateway_a:
+            bridge.start(BRIDGE, env=buses.bridge_env(gateway_a))
+            to_b = buses.publish(MOTHERS_FROM_B, OTHERS)
+            # Kill the bridge as soon as something crossed, then restart it.
+            assert wait_until(
+                lambda: any(
+                    s["name"].startswith("bridge from")
+                    for s in spans_in(buses.span_files["bridge"])
+                ),
+                90,
+            ), bridge.log_tail(30)
+            bridge.stop(timeout_s=5, sig=signal.SIGKILL)
+            bridge.start(BRIDGE, env=buses.bridge_env(gateway_a))
+            time.sleep(1)
+        # That gateway of A's is gone: the bridge retries; then it is pointed at another.
+        bridge.stop(timeout_s=10)
+        bridge.start(BRIDGE, env=buses.bridge_env())
+        got = pull_all(buses.gateway_b, buses.key_at_b, len(to_b), timeout_s=120)
+    finally:
+        bridge.stop(timeout_s=10)
+
+    # Exactly the events whose mother is registered in B, once each, masked twice over.
+    by_id = {buses.id_in_b(e): data for e, data in to_b.items()}
+    mine = [ev for ev in got if ev["id"] in by_id]
+    assert sorted(ev["id"] for ev in mine) == sorted(by_id), bridge.log_tail(40)
+    assert len(got) == len(mine)  # nothing else: not the births of mothers from elsewhere
+    for event in mine:
+        data = by_id[event["id"]]
+        assert event["source"] == "province_a/health"
+        assert event["data"] == {
+            "certificate_no": data["certificate_no"],
+            "baby_name": data["baby_name"],
+            "mother_id": mask_citizen_id(data["mother_id"]),  # B's mask of A's clear ID
+            "birth_date": str(data["birth_date"].year),  # B generalises
+            "guardian_phone": mask_mobile(data["guardian_phone"]),  # as A masked it
+        }
+
+    # Audited on both sides: A delivered to province B and B read it through A's gateway;
+    # B accepted each event once from province_a/health and delivered it to its department.
+    relayed = {buses.relayed_id(e) for e in to_b}
+    audit_a = read_audit(buses.a.bootstrap)
+    assert relayed <= {
+        r.delivery_id for r in audit_a if r.kind == "delivered" and r.subscriber == f"pb_{uid}"
+    }
+    assert relayed <= {
+        r.delivery_id for r in audit_a if r.kind == "read" and r.subscriber == f"pb_{uid}"
+    }
+    audit_b = read_audit(buses.b.conn.bootstrap)
+    accepted_b = [
+        r.event_id
+        for r in audit_b
+        if r.kind == "accepted" and r.source == "province_a/health" and r.event_id in relayed
+    ]
+    assert sorted(accepted_b) == sorted(relayed)
+    assert set(by_id) <= {
+        r.delivery_id for r in audit_b if r.kind == "delivered" and r.subscriber == f"hukou_{uid}"
+    }
+
+    # One trace: A's publisher -> A's worker -> the bridge -> B's worker.
+    event_id = next(iter(to_b))
+    send = next(
+        s
+        for s in exporter.get_finished_spans()
+        if s.name.startswith("send govbus.events.")
+        and (s.attributes or {}).get("messaging.message.id") == event_id
+    )
+    trace_id = f"{send.context.trace_id:032x}"
+    in_trace = {
+        where: [s["name"] for s in spans_in(path) if s["trace_id"] == trace_id]
+        for where, path in buses.span_files.items()
+    }
+    assert any(n.startswith("process govbus.events.health") for n in in_trace["a"]), in_trace
+    assert f"send govbus.deliver.pb_{uid}" in in_trace["a"], in_trace
+    assert "bridge from province_a" in in_trace["bridge"], in_trace
+    assert any(n.startswith("process govbus.events.health") for n in in_trace["b"]), in_trace
+    assert f"send govbus.deliver.hukou_{uid}" in in_trace["b"], in_trace
+
+
+class _AckFailsOnce(httpx.BaseTransport):
+    """The real network, except that the first ack is lost: as if the bridge died after B's
+    broker acknowledged a page and before A heard the ack."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.HTTPTransport()
+        self.failed = False
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/ack") and not self.failed:
+            self.failed = True
+            raise httpx.ConnectError("ack lost", request=request)
+        return self.inner.handle_request(request)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_a_page_relayed_but_not_acked_is_read_again_and_counted_as_duplicates_in_b(
+    buses: Buses,
+) -> None:
+    to_b = buses.publish(3, 0)
+    transport = _AckFailsOnce()
+    stop = threading.Event()
+    http = httpx.Client(base_url=buses.gateway_a, transport=transport, timeout=30)
+    with Publisher("province_a", conn=buses.b.conn) as publisher, http:
+        bridge = Bridge(
+            peer="province_a",
+            peer_gateway=buses.gateway_a,
+            api_key=buses.key_at_a,
+            publisher=publisher,
+            limit=50,
+            wait_s=1,
+            http=http,
+        )
+        relayed = {buses.relayed_id(e) for e in to_b}
+        bridge.run(stop, idle_exit_s=8)
+    assert transport.failed
+    assert bridge.stats.errors == 1
+    assert relayed <= set(bridge.stats.event_ids)
+    # The unacknowledged page was read and published to B again...
+    twice = {r for r in relayed if bridge.stats.event_ids.count(r) == 2}
+    assert twice, bridge.stats
+    got = pull_all(buses.gateway_b, buses.key_at_b, len(to_b), timeout_s=60)
+    wanted = {buses.id_in_b(e) for e in to_b}
+    assert sorted(ev["id"] for ev in got if ev["id"] in wanted) == sorted(wanted)
+
+    def duplicates() -> list[str]:
+        return [
+            r.event_id
+            for r in read_audit(buses.b.conn.bootstrap)
+            if r.kind == "duplicate" and r.event_id in relayed
+        ]
+
+    # ...and B accepted each event once, counting the copies as duplicates.
+    assert wait_until(lambda: sorted(duplicates()) == sorted(twice), 30), duplicates()
