@@ -25,6 +25,7 @@ import time
 from collections.abc import Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -40,6 +41,10 @@ log = logging.getLogger(__name__)
 AVRO = "application/avro"
 PUBLISH_TIMEOUT_S = 60.0
 BACKOFF_S = (0.5, 1.0, 2.0, 5.0, 10.0)
+
+
+def heartbeat_file(state_dir: Path) -> Path:
+    return state_dir / "bridge-heartbeat"
 
 
 class BridgeError(GovbusError):
@@ -200,9 +205,16 @@ class Bridge:
             raise BridgeError(message)
         raise httpx.HTTPStatusError(message, request=response.request, response=response)
 
-    def run(self, stop: threading.Event, *, idle_exit_s: float | None = None) -> BridgeStats:
+    def run(
+        self,
+        stop: threading.Event,
+        *,
+        idle_exit_s: float | None = None,
+        heartbeat: Path | None = None,
+    ) -> BridgeStats:
         """Until ``stop`` (or ``idle_exit_s`` without events). Transient failures on either
-        side are retried from the last ack; a refusal by the peer (BridgeError) ends it."""
+        side are retried from the last ack; a refusal by the peer (BridgeError) ends it.
+        ``heartbeat`` is touched after each page that went through (liveness)."""
         failures = 0
         idle_since = time.monotonic()
         while not stop.is_set():
@@ -210,6 +222,8 @@ class Bridge:
                 if self.run_once():
                     idle_since = time.monotonic()
                 failures = 0
+                if heartbeat is not None:
+                    heartbeat.touch()
             except BridgeError:
                 raise
             except (httpx.HTTPError, PublishError, TimeoutError) as exc:

@@ -6,6 +6,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from govbus.config import LocalRuntimeSettings, load
+from govbus.demo.crossprovince import PEER_IN_A
+from govbus.devenv.peer import PeerRuntime
 from govbus.devenv.runtime import Runtime
 
 app = typer.Typer(
@@ -29,8 +32,12 @@ def up() -> None:
 
 @app.command()
 def down() -> None:
-    """Stop the services that `govbus dev up` started (by pid); data is kept."""
+    """Stop the services that `govbus dev up` and the demo started (by pid), province B's
+    included; data is kept."""
     stopped = Runtime().down()
+    # The demo's cross-province case runs province B's services beside these.
+    peer = PeerRuntime.beside(load(LocalRuntimeSettings), PEER_IN_A)
+    stopped += [f"province B's {name}" for name in peer.down()]
     console.print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
 
 

@@ -11,9 +11,9 @@ import typer
 from rich.console import Console
 
 from govbus import telemetry
-from govbus.adapters.federation_bridge import Bridge
+from govbus.adapters.federation_bridge import Bridge, heartbeat_file
 from govbus.adapters.publisher import Publisher
-from govbus.config import ConnectionSettings, FederationSettings, load
+from govbus.config import ConnectionSettings, FederationSettings, LocalRuntimeSettings, load
 from govbus.errors import ConfigError
 from govbus.logs import setup_logging
 
@@ -57,7 +57,9 @@ def bridge(
         ) as relay,
     ):
         try:
-            stats = relay.run(stop, idle_exit_s=idle_exit)
+            heartbeat = heartbeat_file(load(LocalRuntimeSettings).state_dir)
+            heartbeat.parent.mkdir(parents=True, exist_ok=True)
+            stats = relay.run(stop, idle_exit_s=idle_exit, heartbeat=heartbeat)
         except KeyboardInterrupt:
             stats = relay.stats
     console.print(

@@ -49,6 +49,15 @@ def indexer(max_age: float = typer.Option(30.0, help="seconds since the last hea
 
 
 @app.command()
+def bridge(max_age: float = typer.Option(60.0, help="seconds since the last heartbeat")) -> None:
+    """The federation bridge completed a round with the peer's gateway and this bus's broker
+    within MAX_AGE seconds (a long poll takes at most GOVBUS_PEER_WAIT_S)."""
+    from govbus.adapters.federation_bridge import heartbeat_file  # noqa: PLC0415
+
+    _fresh(heartbeat_file(load(LocalRuntimeSettings).state_dir), max_age)
+
+
+@app.command()
 def worker(
     max_age: float = typer.Option(30.0, help="seconds since the last heartbeat"),
 ) -> None:

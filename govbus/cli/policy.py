@@ -23,7 +23,8 @@ FileArg = Annotated[Path, typer.Argument(help="policy YAML", exists=True, dir_ok
 def validate(file: FileArg) -> None:
     """Check a policy file against the catalogue (fields, masking rules, sharing types)."""
     doc = load_policy_file(file, default_catalogue())
-    console.print(f"[green]✓[/] {len(doc.subscriptions)} subscriptions are valid")
+    inbound = f" and {len(doc.inbound)} inbound agreements" if doc.inbound else ""
+    console.print(f"[green]✓[/] {len(doc.subscriptions)} subscriptions{inbound} are valid")
 
 
 @app.command()
@@ -31,8 +32,8 @@ def apply(
     file: FileArg,
     prune: Annotated[bool, typer.Option(help="delete subscriptions not in the file")] = False,
 ) -> None:
-    """Validate, then write every subscription of FILE to the policy topic (workers pick the
-    change up within seconds)."""
+    """Validate, then write every subscription and inbound agreement of FILE to the policy
+    topic; workers pick the change up within seconds."""
     conn = load(ConnectionSettings)
     doc = load_policy_file(file, default_catalogue())
     deletions: list[str] = []

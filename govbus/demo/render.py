@@ -12,7 +12,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from govbus.demo.report import DemoReport, EventOutcome
+from govbus.demo.report import DeliverySeen, DemoReport, EventOutcome
 
 CHANNELS = {
     "outbox": "PostgreSQL outbox + relay",
@@ -66,7 +66,7 @@ def console_renderables(report: DemoReport) -> list[Any]:
                 )
             )
             if event.deliveries:
-                out.append(_deliveries_table(event))
+                out.append(_deliveries_table(event.deliveries))
     out.append(Text("\nAccess checks (tried for real)", style="bold underline"))
     for check in report.access:
         mark = Text("✓ " if check.ok else "✗ ", style="green" if check.ok else "bold red")
@@ -77,6 +77,7 @@ def console_renderables(report: DemoReport) -> list[Any]:
                 (f" {check.detail}" if check.detail else "", "dim"),
             )
         )
+    out += _federation_renderables(report.federation)
     out += _trust_renderables(report.trust)
     for problem in report.problems:
         out.append(Text(f"✗ {problem}", style="bold red"))
@@ -93,6 +94,42 @@ def console_renderables(report: DemoReport) -> list[Any]:
             style="bold" if report.ok else "bold red",
         )
     )
+    return out
+
+
+def _crossing_line(event: dict[str, Any], federation: dict[str, Any]) -> str:
+    """One relayed event, in words: its ids on both buses and its trace."""
+    return (
+        f"event {event['event_id_in_a']} on this bus, delivered to {federation['peer_in_a']}, "
+        f"became event {event['event_id_in_b']} from {event['source_in_b']} on province B's "
+        f"bus; trace {event['trace_id_in_b'] or '-'} on both"
+    )
+
+
+def _federation_renderables(federation: dict[str, Any]) -> list[Any]:
+    if not federation:
+        return []
+    out: list[Any] = [
+        Text(
+            "\nCross-province (跨省通办): province B's own bus, federated by the bridge",
+            style="bold underline",
+        ),
+        Text(
+            f"  province B's policy: {federation['policy_b']} plus this bus's subscription for "
+            f"{federation['peer_in_a']} as its inbound agreement; the bridge relayed "
+            f"{federation['bridge']['relayed']} event(s), "
+            f"{federation['bridge']['retried_failures']} retried failure(s)",
+            style="dim",
+        ),
+    ]
+    for event in federation["events"]:
+        good = event["outcome_in_b"] == "delivered"
+        mark = Text("✓ " if good else "✗ ", style="green" if good else "bold red")
+        out.append(Text.assemble(mark, (event["step"], "bold"), " read in province B"))
+        out.append(Text(f"   {_crossing_line(event, federation)}", style="dim"))
+        deliveries = [DeliverySeen.from_dict(d) for d in event["deliveries"]]
+        if deliveries:
+            out.append(_deliveries_table(deliveries))
     return out
 
 
@@ -132,13 +169,13 @@ def _trust_renderables(trust: dict[str, Any]) -> list[Any]:
     return out
 
 
-def _deliveries_table(event: EventOutcome) -> Table:
+def _deliveries_table(deliveries: list[DeliverySeen]) -> Table:
     table = Table(show_header=True, header_style="bold", padding=(0, 1), expand=False)
     table.add_column("to", max_width=26)
     table.add_column("fields as received [masking]", overflow="fold")
     table.add_column("legal basis · purpose", max_width=30)
     table.add_column("ms to\nbus/read", justify="right")
-    for d in event.deliveries:
+    for d in deliveries:
         fields = Text()
         for name, seen in d.fields.items():
             rule = _rule(seen.rule)
@@ -251,10 +288,14 @@ def _event_html(event: EventOutcome) -> str:
         + (f" · corrects <code>{event.corrects}</code>" if event.corrects else "")
         + f"</span><br>{html.escape(_headline(event))}</p>"
     )
-    if not event.deliveries:
-        return head
+    return head + _deliveries_html(event.deliveries)
+
+
+def _deliveries_html(deliveries: list[DeliverySeen]) -> str:
+    if not deliveries:
+        return ""
     rows = []
-    for d in event.deliveries:
+    for d in deliveries:
         fields = "<br>".join(
             f"{html.escape(name)} = {html.escape(_value(seen.value))}"
             + (
@@ -272,9 +313,29 @@ def _event_html(event: EventOutcome) -> str:
             f"<td>{d.delivered_ms:.0f} / {d.read_ms:.0f}</td></tr>"
         )
     return (
-        head + "<table><tr><th>to</th><th>fields as received [masking]</th>"
+        "<table><tr><th>to</th><th>fields as received [masking]</th>"
         "<th>legal basis · purpose</th><th>ms to bus / read</th></tr>" + "".join(rows) + "</table>"
     )
+
+
+def _federation_html(federation: dict[str, Any]) -> str:
+    if not federation:
+        return ""
+    parts = [
+        "<h2>Cross-province (跨省通办): province B's own bus</h2>",
+        f"<p>province B's policy <code>{html.escape(federation['policy_b'])}</code> plus this "
+        f"bus's subscription for {html.escape(federation['peer_in_a'])} as its inbound "
+        f"agreement · the bridge relayed {federation['bridge']['relayed']} event(s)</p>",
+    ]
+    for event in federation["events"]:
+        good = event["outcome_in_b"] == "delivered"
+        mark = '<span class="ok">✓</span>' if good else '<span class="bad">✗</span>'
+        parts.append(
+            f"<h3>{mark} {html.escape(event['step'])} read in province B</h3>"
+            f'<p class="dim">{html.escape(_crossing_line(event, federation))}</p>'
+        )
+        parts.append(_deliveries_html([DeliverySeen.from_dict(d) for d in event["deliveries"]]))
+    return "".join(parts)
 
 
 def _trust_html(trust: dict[str, Any]) -> str:
@@ -348,6 +409,7 @@ def html_report(report: DemoReport) -> str:
             f"{html.escape(check.detail)}</span></td></tr>"
         )
     body.append("</table>")
+    body.append(_federation_html(report.federation))
     body.append(_trust_html(report.trust))
     # Raw text inside <script>: only "</" could end it early.
     data = json.dumps(report.to_dict(), ensure_ascii=False).replace("</", "<\\/")

@@ -3,8 +3,14 @@ truth for the console, JSON and HTML renderings)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+
+def ms_since(audit_at: str, published_at: float) -> float:
+    """Milliseconds from a publish (wall clock) to an audit record's time."""
+    return round((dt.datetime.fromisoformat(audit_at).timestamp() - published_at) * 1000, 1)
 
 
 @dataclass
@@ -26,6 +32,11 @@ class DeliverySeen:
     delivered_ms: float  # publish -> the worker's committed delivery (its audit record)
     read_ms: float  # publish -> the subscriber's pull returned it
     corrects: str | None = None  # the subscriber's delivery id of the corrected event
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DeliverySeen:
+        fields = {name: FieldSeen(**seen) for name, seen in data["fields"].items()}
+        return cls(**{**data, "fields": fields})
 
 
 @dataclass
@@ -76,6 +87,8 @@ class DemoReport:
     access: list[AccessCheck] = field(default_factory=list)
     # Disclosure reports, licence checks and correction follow-up, as the gateway answered.
     trust: dict[str, Any] = field(default_factory=dict)
+    # The cross-province case: what province B's bus did with what this bus delivered to it.
+    federation: dict[str, Any] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)  # anything that went wrong in the run
 
     @property
@@ -96,6 +109,7 @@ class DemoReport:
             not self.problems
             and all(a.ok for a in self.access)
             and all(e.outcome == e.expected for e in self.events)
+            and all(e["outcome_in_b"] == "delivered" for e in self.federation.get("events", []))
         )
 
     def to_dict(self) -> dict[str, Any]:

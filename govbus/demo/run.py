@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 from confluent_kafka import KafkaError, Producer
 from confluent_kafka.admin import AdminClient
 
@@ -37,13 +34,20 @@ from govbus.config import (
     load,
 )
 from govbus.demo.civil_registry import DEATH, CivilRegistry
-from govbus.demo.report import AccessCheck, DeliverySeen, DemoReport, EventOutcome, FieldSeen
+from govbus.demo.crossprovince import PEER_IN_A, ProvinceB
+from govbus.demo.parts import DepartmentReader, Keys, Seen, running_gateway
+from govbus.demo.report import (
+    AccessCheck,
+    DeliverySeen,
+    DemoReport,
+    EventOutcome,
+    FieldSeen,
+    ms_since,
+)
 from govbus.demo.sample_data import enterprise, licence_id, wrong_check_char
 from govbus.demo.scenarios import Scenario, Step, plan, steps
-from govbus.devenv.process import free_port
 from govbus.devenv.runtime import Runtime
 from govbus.devenv.worker import WorkerProcess
-from govbus.gateway.app import create_app
 from govbus.gateway.kafka_acl import read_as, set_password, sync
 from govbus.gateway.keystore import KeyStore
 from govbus.indexing import Indexes
@@ -65,96 +69,12 @@ def demo_policy_path() -> Path:
     return Path(str(resources.files("govbus").joinpath("examples", "policy-demo.yaml")))
 
 
-@contextmanager
-def running_gateway(conn: ConnectionSettings, settings: GatewaySettings) -> Iterator[str]:
-    """The real gateway app under uvicorn on a free loopback port, for the length of the run."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(conn, settings), host="127.0.0.1", port=port, log_level="error")
-    )
-    thread = threading.Thread(target=server.run, name="govbus-demo-gateway", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the gateway did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-
-
-# A delivery as read: the CloudEvent, the wall-clock time of the read, field -> masking rule.
-Seen = tuple[dict[str, Any], float, dict[str, str]]
-
-
-class DepartmentReader(threading.Thread):
-    """One subscribing department's client: long-polls the gateway with its own key from the
-    start of the run, and stops once it has read what it expects (or is told to stop)."""
-
-    def __init__(self, gateway: str, department: str, key: str, since: dt.datetime) -> None:
-        super().__init__(name=f"demo-reader-{department}", daemon=True)
-        self.gateway = gateway
-        self.department = department
-        self.key = key
-        self.since = since
-        self.received: dict[str, tuple[dict[str, Any], float]] = {}
-        self.error: str | None = None
-        self._expected: set[str] | None = None
-        self._stop_event = threading.Event()
-
-    def expect(self, delivery_ids: set[str]) -> None:
-        self._expected = set(delivery_ids)
-
-    def stop(self) -> None:
-        self._stop_event.set()
-
-    def run(self) -> None:
-        params: dict[str, Any] = {"from_time": self.since.isoformat(), "limit": 500, "wait": 2}
-        headers = {"X-API-Key": self.key}
-        with httpx.Client(base_url=self.gateway, timeout=30) as http:
-            while not self._stop_event.is_set():
-                try:
-                    page = http.get("/v1/events", params=params, headers=headers)
-                    page.raise_for_status()
-                except httpx.HTTPError as exc:
-                    self.error = str(exc)
-                    return
-                body = page.json()
-                now = time.time()
-                for event in body["events"]:
-                    self.received.setdefault(event["id"], (event, now))
-                params = {"cursor": body["cursor"], "limit": 500, "wait": 2}
-                done = self._expected is not None and self._expected <= set(self.received)
-                if done and not body["events"]:
-                    http.post("/v1/events/ack", json={"cursor": body["cursor"]}, headers=headers)
-                    return
-
-
 @dataclass
 class Published:
     step: Step
     event_id: str
     at: float  # wall clock (s) just before the publisher was asked
     corrects: str | None = None
-
-
-@dataclass
-class Keys:
-    store: KeyStore
-    issued: dict[str, str] = field(default_factory=dict)  # department -> key
-
-    def for_(self, department: str, role: str) -> str:
-        name = f"{department}:{role}"
-        if name not in self.issued:
-            self.issued[name] = self.store.issue(department, [role])
-        return self.issued[name]
-
-    def revoke_all(self) -> None:
-        for key in self.issued.values():
-            self.store.revoke(key.split("_")[1])
 
 
 class DemoRun:
@@ -198,24 +118,42 @@ class DemoRun:
                 running_gateway(self.conn, settings) as gateway,
                 httpx.Client(base_url=gateway, timeout=30) as http,
             ):
-                setup_s = time.monotonic() - started
                 scenarios = plan(random.Random(), dt.date.today())  # noqa: S311 - sample data
-                began = time.monotonic()
                 # Departments listen before anything is published, as they would in service.
                 readers = [
-                    DepartmentReader(gateway, dept, keys.for_(dept, "subscriber"), started_at)
+                    DepartmentReader(
+                        gateway,
+                        dept,
+                        keys.for_(dept, "subscriber"),
+                        started_at,
+                        ack=dept != PEER_IN_A,
+                    )
                     for dept in sorted({s.subscriber for s in self.policy.subscriptions})
                 ]
                 for reader in readers:
                     reader.start()
+                province_b = ProvinceB(
+                    self.progress,
+                    self.policy,
+                    self.catalogue,
+                    gateway_a=gateway,
+                    key_at_a=keys.for_(PEER_IN_A, "subscriber"),
+                    since=started_at,
+                    timeout_s=self.timeout_s,
+                )
                 try:
-                    published = self._publish_all(scenarios, http, keys)
-                    records = self._wait_for_outcomes(published)
-                    seen = self._collect(http, readers, published, records)
+                    with province_b:
+                        setup_s = time.monotonic() - started
+                        began = time.monotonic()
+                        published = self._publish_all(scenarios, http, keys)
+                        records = self._wait_for_outcomes(published)
+                        seen = self._collect(http, readers, published, records)
+                        federation = province_b.follow(self._crossing(published, records))
                 finally:
                     for reader in readers:
                         reader.stop()
                 problems = [f"{r.department}'s reader: {r.error}" for r in readers if r.error]
+                problems += federation.pop("problems")
                 problems += [
                     f"{r.department} did not read everything within {self.timeout_s:.0f}s"
                     for r in readers
@@ -237,8 +175,17 @@ class DemoRun:
             events=events,
             access=access,
             trust=trust,
+            federation=federation,
             problems=problems,
         )
+
+    @staticmethod
+    def _crossing(
+        published: list[Published], records: list[AuditRecord]
+    ) -> dict[str, tuple[str, float]]:
+        """The events this bus delivered to province B: event id -> (step, published at)."""
+        to_b = {r.event_id for r in records if r.kind == "delivered" and r.subscriber == PEER_IN_A}
+        return {p.event_id: (p.step.key, p.at) for p in published if p.event_id in to_b}
 
     # ------------------------------------------------------------------ publishing
 
@@ -433,7 +380,7 @@ class DemoRun:
                     },
                     legal_basis=audit.legal_basis if audit else "",
                     purpose=audit.purpose if audit else "",
-                    delivered_ms=_ms(audit.at, p.at) if audit else -1.0,
+                    delivered_ms=ms_since(audit.at, p.at) if audit else -1.0,
                     read_ms=round((read_at - p.at) * 1000, 1),
                     corrects=event.get("govbuscorrects"),
                 )
@@ -604,10 +551,6 @@ class DemoRun:
                 )
             )
         return checks
-
-
-def _ms(audit_at: str, published_at: float) -> float:
-    return round((dt.datetime.fromisoformat(audit_at).timestamp() - published_at) * 1000, 1)
 
 
 def run_demo(progress: Progress = lambda _: None, timeout_s: float = 90.0) -> DemoReport:

@@ -53,6 +53,19 @@ def plan(rng: random.Random, today: dt.date) -> list[Scenario]:
         "birth_region": "310104",
         "hospital": "复旦大学附属妇产科医院",
     }
+    # Born in Beijing to parents from Jiangsu (the mother's ID was issued in Nanjing, 320102):
+    # A's agreement with province B sends it across, so the family registers the child at
+    # home without a trip back to Beijing (跨省通办).
+    born_to_jiangsu_parents = {
+        **sample.birth(rng, today),
+        "baby_name": "周子墨",
+        "mother_name": "孙悦",
+        "mother_id": sample.citizen_id("320102", dt.date(1994, 6, 18), 2 * rng.randrange(1, 499)),
+        "father_name": "周航",
+        "father_id": sample.citizen_id(
+            "320104", dt.date(1993, 2, 9), 2 * rng.randrange(1, 499) + 1
+        ),
+    }
     newborn = case()
     died = sample.death(rng, today)
     after_death = case()
@@ -89,6 +102,16 @@ def plan(rng: random.Random, today: dt.date) -> list[Scenario]:
                     "health",
                     "gov.health.birth_registered",
                     born_elsewhere,
+                    case(),
+                ),
+                Step(
+                    "newborn.cross_province",
+                    "newborn",
+                    "a birth in Beijing to parents registered in Jiangsu (province B's bus)",
+                    "outbox",
+                    "health",
+                    "gov.health.birth_registered",
+                    born_to_jiangsu_parents,
                     case(),
                 ),
                 Step(

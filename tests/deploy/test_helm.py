@@ -28,6 +28,10 @@ EVERYTHING_ON = [
     "--set", "gateway.jwt.jwksUrl=https://idp.example.gov.cn/jwks",
     "--set", "gateway.quotaPerDay=10000",
     "--set", "telemetry.otlpEndpoint=http://otel-collector:4318",
+    "--set", "federation.enabled=true",
+    "--set", "federation.peerName=province_a",
+    "--set", "federation.peerGatewayUrl=https://bus.province-a.example",
+    "--set", "federation.apiKeySecretName=province-a-key",
     "--set-file", f"policy={ROOT / 'govbus' / 'examples' / 'policy-demo.yaml'}",
 ]  # fmt: skip
 

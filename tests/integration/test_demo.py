@@ -275,5 +275,46 @@ def test_the_proactive_subscription_gets_exactly_the_eligible_births(
         for step, e in events.items()
         if any(d["subscriber"] == "childcare_subsidy" for d in e["deliveries"])
     }
-    assert to_office == {"newborn.birth"}  # Beijing birth in, Shanghai birth out
+    # Beijing births in (whatever the parents' province), the Shanghai birth out.
+    assert to_office == {"newborn.birth", "newborn.cross_province"}
     assert events["newborn.elsewhere"]["outcome"] == "delivered"  # others still got it
+
+
+def test_the_cross_province_birth_reaches_province_bs_departments_under_both_policies(
+    demo_run: dict[str, Any], policy: PolicyDocument
+) -> None:
+    report = demo_run["report"]
+    events = {e["step"]: e for e in report["events"]}
+    # On A's bus only the birth to Jiangsu parents goes to province_b (its agreement's filter).
+    to_b = {
+        step
+        for step, e in events.items()
+        if any(d["subscriber"] == "province_b" for d in e["deliveries"])
+    }
+    assert to_b == {"newborn.cross_province"}
+    federation = report["federation"]
+    (crossed,) = federation["events"]
+    assert crossed["step"] == "newborn.cross_province"
+    assert crossed["outcome_in_b"] == "delivered"
+    a_event = events["newborn.cross_province"]
+    assert crossed["event_id_in_b"] == delivery_id("province_b", "health", a_event["event_id"])
+    assert crossed["source_in_b"] == "province_a/health"
+    assert crossed["trace_id_in_b"] == a_event["trace_id"] != ""  # one trace, both buses
+    # B's policy, applied to what A granted: each B department gets its fields, no more
+    # than A sent, and never less masked than A sent them.
+    own = load_policy_file(Path(federation["policy_b"]), default_catalogue()).subscriptions
+    agreement = next(s for s in policy.subscriptions if s.subscriber == "province_b")
+    published = a_event["published"]
+    got = {d["subscriber"]: d for d in crossed["deliveries"]}
+    assert set(got) == {s.subscriber for s in own}
+    for sub in own:
+        delivery = got[sub.subscriber]
+        assert set(delivery["fields"]) == set(sub.fields) & set(agreement.fields)
+        for name, seen in delivery["fields"].items():
+            sent_as = agreement.fields[name]
+            if sent_as == "clear":
+                assert seen["rule"] == sub.fields[name]
+                check_value(seen["rule"], published[name], seen["value"])
+            else:  # A masked it: B shows A's mask (or redacts or pseudonymises further)
+                assert seen["rule"] != "clear"
+                assert str(published[name]) not in str(seen["value"])
