@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from govbus.schemas.catalogue import Catalogue, EventType
 from govbus.schemas.codec import AvroCodec, CodecError
@@ -90,10 +91,7 @@ class Validator:
             _, record = self.codec.decode(value, reader=reader)
         except CodecError as exc:
             return Rejected(msg, exc.reason, str(exc))
-        problem = check_fields(latest.fields.values(), record)
-        if problem is not None:
-            return Rejected(msg, *problem)
-        return Accepted(msg, env, latest, record)
+        return _fields_checked(msg, env, latest, record)
 
     def _from_peer(
         self, msg: InMessage, value: bytes, env: Envelope, peer: str, now: dt.datetime
@@ -112,7 +110,13 @@ class Validator:
             _, record = self.codec.decode(value)
         except CodecError as exc:
             return Rejected(msg, exc.reason, str(exc))
-        problem = check_fields(event.fields.values(), record)
-        if problem is not None:
-            return Rejected(msg, *problem)
-        return Accepted(msg, env, event, record)
+        return _fields_checked(msg, env, event, record)
+
+
+def _fields_checked(
+    msg: InMessage, env: Envelope, event: EventType, record: dict[str, Any]
+) -> Accepted | Rejected:
+    problem = check_fields(event.fields.values(), record)
+    if problem is not None:
+        return Rejected(msg, *problem)
+    return Accepted(msg, env, event, record)

@@ -18,7 +18,7 @@ from govbus.adapters.federation_bridge import malformed, relayed
 from govbus.adapters.publisher import EventEncoder
 from govbus.config import KeySettings
 from govbus.demo.sample_data import birth, citizen_id
-from govbus.federation import InboundLookup, inbound_types
+from govbus.federation import inbound_types
 from govbus.policy import MASK_RULES, InboundAgreement, PolicyDocument, parse_policy, validate
 from govbus.policy_store import decode as decode_entry
 from govbus.policy_store import encode as encode_entry
@@ -29,13 +29,10 @@ from govbus.schemas.envelope import Envelope, delivery_id
 from govbus.schemas.federation import delivered_rules
 from govbus.schemas.projection import projected_schema
 from govbus.schemas.topics import DLQ, check_source, delivery_topic, split_source
-from govbus.streams.dedupe import InMemoryDedupe
-from govbus.streams.deliver import Projector
 from govbus.streams.masking import mask_citizen_id, mask_mobile, mask_name
 from govbus.streams.messages import InMessage, Output
 from govbus.streams.pipeline import Pipeline
-from govbus.streams.validate import Validator
-from tests.unit.test_pipeline import ListSink, decode, schemas_in
+from tests.unit.test_pipeline import ListSink, decode, make_pipeline, schemas_in
 
 CATALOGUE = default_catalogue()
 BIRTH = CATALOGUE.latest("gov.health.birth_registered")
@@ -99,24 +96,9 @@ POLICY_B = parse_policy(
 
 
 def pipeline(policy: PolicyDocument) -> tuple[Pipeline, ListSink, AvroCodec]:
-    codec = AvroCodec()
-    for event in CATALOGUE:
-        codec.register(event.schema)
-    sink = ListSink()
-    pipe = Pipeline(
-        app_id="t",
-        validator=Validator(
-            CATALOGUE, codec, 100_000, inbound=InboundLookup(lambda: policy, CATALOGUE, codec)
-        ),
-        projector=Projector(codec, Pseudonymizer(KeySettings())),
-        codec=codec,
-        policy=lambda: policy,
-        sink=sink,
-        dedupe=InMemoryDedupe(),
-        load_progress=dict,
-        clock=lambda: NOW,
-    )
-    return pipe, sink, codec
+    """The unit pipeline of test_pipeline (its validator follows the policy's inbound
+    agreements too)."""
+    return make_pipeline(policy)
 
 
 def birth_in_a(seed: int, **override: Any) -> tuple[InMessage, dict[str, Any], str]:

@@ -14,6 +14,7 @@ import pytest
 from govbus.adapters.publisher import EventEncoder
 from govbus.config import KeySettings
 from govbus.demo.sample_data import birth
+from govbus.federation import InboundLookup
 from govbus.policy import PolicyDocument, parse_policy
 from govbus.pseudonym import Pseudonymizer
 from govbus.schemas.catalogue import default_catalogue
@@ -92,12 +93,18 @@ def make_pipeline(
     for event in CATALOGUE:
         codec.register(event.schema)
     sink = ListSink()
+
+    def current() -> PolicyDocument:
+        return policy_now[0] if policy_now else policy
+
     pipe = Pipeline(
         app_id="t",
-        validator=Validator(CATALOGUE, codec, 100_000),
+        validator=Validator(
+            CATALOGUE, codec, 100_000, inbound=InboundLookup(current, CATALOGUE, codec)
+        ),
         projector=Projector(codec, Pseudonymizer(KeySettings())),
         codec=codec,
-        policy=(lambda: policy_now[0]) if policy_now else (lambda: policy),
+        policy=current,
         sink=sink,
         dedupe=InMemoryDedupe(),
         load_progress=lambda: progress or {},
