@@ -19,7 +19,11 @@ _HEADERS = {
     "properties": {
         "ce_specversion": {"type": "string", "const": "1.0"},
         "ce_id": {"type": "string", "description": "Event id; (source, id) is unique."},
-        "ce_source": {"type": "string", "description": "Publishing department id."},
+        "ce_source": {
+            "type": "string",
+            "description": "Publishing department id, or <peer>/<department> for an event "
+            "relayed from a federated bus.",
+        },
         "ce_type": {"type": "string", "description": "gov.<domain>.<event>.v<N>"},
         "ce_subject": {"type": "string", "description": "Keyed pseudonym of the subject."},
         "ce_time": {"type": "string", "format": "date-time"},
