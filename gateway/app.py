@@ -54,7 +54,9 @@ def create_app(
                 settings.rate_limit_per_minute,
                 settings.quota_per_day,
             ),
-            consumption=Consumption(conn.bootstrap, DeliveryDecoder(conn.bootstrap)),
+            consumption=Consumption(
+                conn.bootstrap, DeliveryDecoder(conn.bootstrap), settings.window_events
+            ),
             audit=GatewayAudit(conn.bootstrap, settings.instance_id),
             publishers=Publishers(),
             keys=keys,
@@ -66,6 +68,7 @@ def create_app(
         )
         yield
         app.state.services.publishers.close()
+        app.state.services.consumption.close()
         app.state.services.audit.flush()
 
     app = FastAPI(

@@ -1,23 +1,42 @@
 """Pull, ack and replay on a subscriber's own delivery topic (the topic name is derived from
-the authenticated department, never taken from the client). Thin Kafka IO; cursors are the
-only state, so any gateway instance can serve any request."""
+the authenticated department, never taken from the client). Cursors are the only state a
+client relies on, so any gateway instance can serve any request.
+
+Reads go through a per-department window (window.py): one long-lived tail consumer reads
+each department's topic once and every reader near that position is served from memory.
+Readers elsewhere (an old replay, a cursor from another instance) read Kafka directly with
+a consumer taken from a small pool."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import threading
 import time
 import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from confluent_kafka import OFFSET_INVALID, Consumer, KafkaException, TopicPartition
+from fastapi.concurrency import run_in_threadpool
+from opentelemetry import metrics
 
 from govbus.gateway.problems import Problem
 from govbus.gateway.reader import DeliveryDecoder, Received
+from govbus.gateway.window import Window
 from govbus.kafka_config import client_config
 from govbus.schemas.topics import consumer_group, delivery_topic
+from govbus.telemetry import TRACER
 
 GROUP = "gateway"
-DATA_FETCH_S = 5.0
+DATA_FETCH_S = 5.0  # how long to wait for records known to be there (a first fetch)
+FETCH_SLICE_S = 0.25  # one tail read; the feed's lock is free between slices
+RESTART_AFTER_IDLE_S = 5.0  # a window nobody read from for this long may move elsewhere
+FEED_IDLE_S = 300.0  # a department's feed unused this long is closed
+PARTITIONS_TTL_S = 30.0
+POOL_IDLE_MAX = 4  # idle direct-read consumers kept per department
 
 
 @dataclass
@@ -26,10 +45,105 @@ class Page:
     cursor: dict[int, int]
 
 
+Served = list[tuple[int, int, Received]]  # (partition, offset, delivery)
+
+
+class DepartmentFeed:
+    """One department's window and the tail consumer that extends it. Readers wait on an
+    asyncio lock, not in threads; only the Kafka read itself runs in a worker thread."""
+
+    def __init__(
+        self, topic: str, tail: Consumer, decoder: DeliveryDecoder, per_partition: int
+    ) -> None:
+        self.topic = topic
+        self.window: Window[Received] = Window(per_partition)
+        self.decoder = decoder
+        self.lock = asyncio.Lock()
+        self.used = self.served = time.monotonic()
+        self._tail = tail
+
+    def close(self) -> None:
+        self._tail.close()
+
+    async def read(self, positions: dict[int, int], limit: int, wait_s: float) -> Served | None:
+        """Up to ``limit`` deliveries after ``positions``; None if the window cannot serve
+        them (the caller then reads Kafka directly)."""
+        started = self.used = time.monotonic()
+        deadline, data_deadline = started + wait_s, started + max(wait_s, DATA_FETCH_S)
+        while True:
+            if not self.window.covers(positions):
+                if not await self._restart_at(positions):
+                    return None
+                continue
+            served = self.window.take(positions, limit)
+            if served:
+                self.served = time.monotonic()
+                return served
+            self.served = now = time.monotonic()
+            if now >= data_deadline:
+                return []
+            try:
+                async with asyncio.timeout(data_deadline - now):
+                    await self.lock.acquire()
+            except TimeoutError:
+                return []
+            try:
+                if not self.window.covers(positions) or self.window.take(positions, 1):
+                    # While we waited another reader extended the window, or trimmed
+                    # our position away (then the loop sends us to Kafka directly).
+                    continue
+                fetched = await run_in_threadpool(self._fetch, limit)
+                for part, got in fetched.items():  # here, not in the thread: readers take
+                    self.window.extend(part, got, got[-1][0] + 1)
+                if fetched or time.monotonic() < deadline:
+                    continue
+                if not await run_in_threadpool(self._pending):
+                    return []
+            finally:
+                self.lock.release()
+
+    async def _restart_at(self, positions: dict[int, int]) -> bool:
+        """Move the window to these positions if nobody is reading from it."""
+        async with self.lock:
+            if self.window.covers(positions):
+                return True
+            if self.window.runs and time.monotonic() - self.served < RESTART_AFTER_IDLE_S:
+                return False
+            self.window.restart(positions)
+            self._tail.assign([TopicPartition(self.topic, p, o) for p, o in positions.items()])
+            return True
+
+    def _fetch(self, limit: int) -> dict[int, list[tuple[int, Received]]]:
+        """One tail read, decoded, by partition (a worker thread; the lock is held)."""
+        records: dict[int, list[tuple[int, Received]]] = {}
+        for msg in self._tail.consume(min(limit, 500), FETCH_SLICE_S):
+            if msg.error() is None:
+                part, offset = msg.partition() or 0, msg.offset() or 0
+                records.setdefault(part, []).append((offset, self.decoder.decode(msg)))
+        return records
+
+    def _pending(self) -> bool:
+        """Records committed beyond the window's end? Every transaction ends with a commit
+        marker, so a position below the partition's last offset means records remain."""
+        return any(
+            end < self._tail.get_watermark_offsets(TopicPartition(self.topic, p), timeout=10)[1] - 1
+            for p, end in self.window.ends().items()
+        )
+
+
 class Consumption:
-    def __init__(self, bootstrap: str, decoder: DeliveryDecoder) -> None:
+    def __init__(self, bootstrap: str, decoder: DeliveryDecoder, window_events: int = 2000) -> None:
         self.bootstrap = bootstrap
         self.decoder = decoder
+        self.window_events = window_events
+        self._feeds: dict[str, DepartmentFeed] = {}
+        self._idle: dict[str, list[Consumer]] = {}
+        self._pool_lock = threading.Lock()
+        self._parts: dict[str, tuple[float, list[int]]] = {}
+        self.reads: Counter[str] = Counter()  # pages served, by source: window or kafka
+        self._reads_metric = metrics.get_meter(TRACER).create_counter(
+            "govbus.gateway.reads", description="Pages served, by source (window or kafka)"
+        )
 
     def _consumer(self, subscriber: str) -> Consumer:
         return Consumer(
@@ -44,41 +158,77 @@ class Consumption:
             }
         )
 
-    def partitions(self, consumer: Consumer, subscriber: str) -> list[int]:
+    @contextmanager
+    def _borrowed(self, subscriber: str) -> Iterator[Consumer]:
+        """A consumer from the department's pool (or a new one); back to the pool after a
+        clean use, closed after a failed one."""
+        with self._pool_lock:
+            idle = self._idle.setdefault(subscriber, [])
+            consumer = idle.pop() if idle else None
+        consumer = consumer or self._consumer(subscriber)
+        try:
+            yield consumer
+        except BaseException:
+            consumer.close()
+            raise
+        with self._pool_lock:
+            if len(idle) < POOL_IDLE_MAX:
+                idle.append(consumer)
+                return
+        consumer.close()
+
+    def partitions(self, subscriber: str) -> list[int]:
+        cached = self._parts.get(subscriber)
+        if cached is not None and time.monotonic() - cached[0] < PARTITIONS_TTL_S:
+            return cached[1]
         topic = delivery_topic(subscriber)
-        meta = consumer.list_topics(topic, timeout=10).topics.get(topic)
+        with self._borrowed(subscriber) as consumer:
+            meta = consumer.list_topics(topic, timeout=10).topics.get(topic)
         if meta is None or meta.error is not None:
             raise Problem(
                 404,
                 "no-subscription",
                 f"{subscriber} has no delivery topic: no subscription was ever granted",
             )
-        return sorted(meta.partitions)
+        parts = sorted(meta.partitions)
+        self._parts[subscriber] = (time.monotonic(), parts)
+        return parts
 
     def start_positions(
-        self, consumer: Consumer, subscriber: str, parts: list[int], from_time: dt.datetime | None
+        self, subscriber: str, parts: list[int], from_time: dt.datetime | None
     ) -> dict[int, int]:
         topic = delivery_topic(subscriber)
-        if from_time is not None:
-            stamp = int(from_time.timestamp() * 1000)
-            found = consumer.offsets_for_times(
-                [TopicPartition(topic, p, stamp) for p in parts], timeout=10
-            )
-            out = {}
-            for tp in found:
-                if tp.offset < 0:  # nothing at or after that time: the end
-                    tp.offset = consumer.get_watermark_offsets(
-                        TopicPartition(topic, tp.partition), timeout=10
-                    )[1]
-                out[tp.partition] = tp.offset
-            return out
-        committed = consumer.committed([TopicPartition(topic, p) for p in parts], timeout=10)
+        with self._borrowed(subscriber) as consumer:
+            if from_time is not None:
+                stamp = int(from_time.timestamp() * 1000)
+                found = consumer.offsets_for_times(
+                    [TopicPartition(topic, p, stamp) for p in parts], timeout=10
+                )
+                out = {}
+                for tp in found:
+                    if tp.offset < 0:  # nothing at or after that time: the end
+                        tp.offset = consumer.get_watermark_offsets(
+                            TopicPartition(topic, tp.partition), timeout=10
+                        )[1]
+                    out[tp.partition] = tp.offset
+                return out
+            committed = consumer.committed([TopicPartition(topic, p) for p in parts], timeout=10)
         return {
             tp.partition: (tp.offset if tp.offset != OFFSET_INVALID and tp.offset >= 0 else 0)
             for tp in committed
         }
 
-    def pull(
+    def _positions(
+        self, subscriber: str, cursor: dict[int, int] | None, from_time: dt.datetime | None
+    ) -> dict[int, int]:
+        parts = self.partitions(subscriber)
+        given = cursor or {}
+        if from_time is None and all(p in given for p in parts):
+            return {p: given[p] for p in parts}
+        start = self.start_positions(subscriber, parts, from_time)
+        return {p: given.get(p, start.get(p, 0)) for p in parts}
+
+    async def pull(
         self,
         subscriber: str,
         *,
@@ -87,20 +237,53 @@ class Consumption:
         wait_s: float,
         from_time: dt.datetime | None = None,
     ) -> Page:
-        consumer = self._consumer(subscriber)
         try:
-            topic = delivery_topic(subscriber)
-            parts = self.partitions(consumer, subscriber)
-            positions = self.start_positions(consumer, subscriber, parts, from_time)
-            positions.update(cursor or {})
+            positions = await run_in_threadpool(self._positions, subscriber, cursor, from_time)
+            served = await self._feed(subscriber).read(positions, limit, wait_s)
+            self._count("kafka" if served is None else "window")
+            if served is None:
+                return await run_in_threadpool(self._direct, subscriber, positions, limit, wait_s)
+        except KafkaException as exc:
+            raise Problem(
+                503, "kafka-unavailable", f"the event store did not answer: {exc}"
+            ) from None
+        events = []
+        for part, offset, item in served:
+            positions[part] = offset + 1
+            events.append((item, dict(positions)))
+        return Page(events, positions)
+
+    def _count(self, source: str) -> None:
+        self.reads[source] += 1
+        self._reads_metric.add(1, {"source": source})
+
+    def _feed(self, subscriber: str) -> DepartmentFeed:
+        now = time.monotonic()
+        for name, feed in list(self._feeds.items()):
+            if now - feed.used > FEED_IDLE_S and not feed.lock.locked():
+                del self._feeds[name]
+                feed.close()
+        if subscriber not in self._feeds:
+            self._feeds[subscriber] = DepartmentFeed(
+                delivery_topic(subscriber),
+                self._consumer(subscriber),
+                self.decoder,
+                self.window_events,
+            )
+        return self._feeds[subscriber]
+
+    def _direct(
+        self, subscriber: str, positions: dict[int, int], limit: int, wait_s: float
+    ) -> Page:
+        """Read Kafka from these positions with a pooled consumer (a worker thread)."""
+        topic = delivery_topic(subscriber)
+        with self._borrowed(subscriber) as consumer:
             highs = {
                 p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-                for p in parts
+                for p in positions
             }
-            # Every transaction ends with a commit marker, so records remain iff a position
-            # is below the partition's last offset (the final marker).
-            waiting = any(positions.get(p, 0) < high - 1 for p, high in highs.items())
-            consumer.assign([TopicPartition(topic, p, positions.get(p, 0)) for p in parts])
+            waiting = any(positions[p] < high - 1 for p, high in highs.items())
+            consumer.assign([TopicPartition(topic, p, o) for p, o in positions.items()])
             events: list[tuple[Received, dict[int, int]]] = []
             started = time.monotonic()
             deadline = started + wait_s
@@ -117,29 +300,32 @@ class Consumption:
                 if events:
                     break  # return what is there
                 now = time.monotonic()
-                # Nothing yet: wait for data known to be there (a fresh consumer's first
-                # fetch takes a moment), or long-poll up to wait_s for new data.
+                # Nothing yet: wait for data known to be there (a first fetch takes a
+                # moment), or long-poll up to wait_s for new data.
                 if now > data_deadline or (now > deadline and not waiting):
                     break
-            return Page(events, positions)
-        except KafkaException as exc:
-            raise Problem(
-                503, "kafka-unavailable", f"the event store did not answer: {exc}"
-            ) from None
-        finally:
-            consumer.close()
+            consumer.unassign()
+        return Page(events, positions)
 
     def ack(self, subscriber: str, positions: dict[int, int]) -> None:
         """Commit the cursor for the subscriber's consumer group (at-least-once)."""
-        consumer = self._consumer(subscriber)
+        topic = delivery_topic(subscriber)
         try:
-            topic = delivery_topic(subscriber)
-            self.partitions(consumer, subscriber)
-            consumer.commit(
-                offsets=[TopicPartition(topic, p, o) for p, o in positions.items()],
-                asynchronous=False,
-            )
+            self.partitions(subscriber)
+            with self._borrowed(subscriber) as consumer:
+                consumer.commit(
+                    offsets=[TopicPartition(topic, p, o) for p, o in positions.items()],
+                    asynchronous=False,
+                )
         except KafkaException as exc:
             raise Problem(503, "kafka-unavailable", f"the ack was not stored: {exc}") from None
-        finally:
-            consumer.close()
+
+    def close(self) -> None:
+        for feed in self._feeds.values():
+            feed.close()
+        self._feeds.clear()
+        with self._pool_lock:
+            for idle in self._idle.values():
+                for consumer in idle:
+                    consumer.close()
+            self._idle.clear()

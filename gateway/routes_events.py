@@ -89,8 +89,7 @@ async def pull(
     ``Accept: application/avro`` each event carries its Avro bytes in ``data_base64``."""
     if limit > svc.settings.pull_max:
         raise Problem(422, "limit-too-large", f"limit is at most {svc.settings.pull_max}")
-    page = await run_in_threadpool(
-        svc.consumption.pull,
+    page = await svc.consumption.pull(
         who.department,
         cursor=parse_cursor(cursor),
         limit=limit,
@@ -132,9 +131,7 @@ async def stream(
     position = parse_cursor(last_event_id or cursor)
     # The first page before the response starts: a refusal (no grant, bad cursor, Kafka
     # down) is still a proper problem+json status, not a broken stream.
-    first = await run_in_threadpool(
-        svc.consumption.pull, who.department, cursor=position, limit=100, wait_s=0
-    )
+    first = await svc.consumption.pull(who.department, cursor=position, limit=100, wait_s=0)
 
     async def events() -> AsyncIterator[dict[str, str]]:
         page = first
@@ -150,8 +147,8 @@ async def stream(
                 return
             await asyncio.sleep(0)
             try:
-                page = await run_in_threadpool(
-                    svc.consumption.pull, who.department, cursor=page.cursor, limit=100, wait_s=2
+                page = await svc.consumption.pull(
+                    who.department, cursor=page.cursor, limit=100, wait_s=2
                 )
             except Problem as exc:  # mid-stream: say why and end; the client resumes later
                 yield {

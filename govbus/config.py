@@ -270,6 +270,12 @@ class GatewaySettings(_Base):
         default=None, ge=1, description="Requests per department per day (429 beyond); unset: none."
     )
     pull_max: int = Field(default=500, ge=1, description="Upper bound of `limit` on pulls.")
+    window_events: int = Field(
+        default=2000,
+        ge=1,
+        description="Deliveries kept in memory per department and partition, so that "
+        "concurrent readers near the same position (SSE streams, pulls) share one Kafka read.",
+    )
 
 
 class FederationSettings(_Base):

@@ -3,6 +3,7 @@ pull/ack/replay/SSE for the authorized department, and precise refusals for ever
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import os
@@ -27,6 +28,7 @@ from govbus.audit_log import read_audit
 from govbus.config import ConnectionSettings, GatewaySettings
 from govbus.demo.sample_data import birth
 from govbus.devenv.process import free_port
+from govbus.gateway import cursor as cursors
 from govbus.gateway.app import create_app
 from govbus.gateway.keystore import KeyStore
 from govbus.schemas.envelope import delivery_id
@@ -227,6 +229,59 @@ def test_sse_reconnect_with_last_event_id_misses_nothing(setup: dict[str, Any]) 
     assert second <= set(after_reconnect)
     assert not set(after_reconnect) & first, "replayed events the client had already seen"
     assert len(after_reconnect) == len(set(after_reconnect))
+
+
+def test_concurrent_readers_each_get_every_delivery_once(
+    runtime: ConnectionSettings, setup: dict[str, Any]
+) -> None:
+    """Many readers of one department at once: SSE streams and pulls, from its start. With a
+    tiny window, some are served from memory and some read Kafka directly as the window
+    moves past them; each gets every delivery exactly once, in partition order."""
+    key, dept = setup["key"], setup["dept"]
+    ours = {delivery_id(dept, "health", e) for e in publish(40, setup["uid"] + "c")}
+    settings = setup["settings"].model_copy(update={"window_events": 5})
+
+    async def sse(client: httpx.AsyncClient) -> list[dict[str, Any]]:
+        got: list[dict[str, Any]] = []
+        async with client.stream("GET", "/v1/events/stream", headers={"X-API-Key": key}) as r:
+            assert r.status_code == 200
+            async for line in r.aiter_lines():
+                if line.startswith("data:"):
+                    got.append(json.loads(line[5:]))
+                    if ours <= {e["id"] for e in got}:
+                        return got
+        return got
+
+    async def pull(client: httpx.AsyncClient) -> list[dict[str, Any]]:
+        got: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"limit": 7, "wait": 1}
+        while not ours <= {e["id"] for e in got}:
+            r = await client.get("/v1/events", params=params, headers={"X-API-Key": key})
+            assert r.status_code == 200, r.text
+            got += r.json()["events"]
+            params["cursor"] = r.json()["cursor"]
+        return got
+
+    async def everyone(url: str) -> list[list[dict[str, Any]]]:
+        async with httpx.AsyncClient(base_url=url, timeout=120) as client:
+            readers = [sse(client) for _ in range(12)] + [pull(client) for _ in range(4)]
+            return await asyncio.wait_for(asyncio.gather(*readers), 240)
+
+    with Gateway(runtime, settings) as gw:
+        results = asyncio.run(everyone(gw.url))
+    reads = gw.server.config.app.state.services.consumption.reads
+    assert reads["window"] > 0, reads  # the shared window really served readers
+    for got in results:
+        ids = [e["id"] for e in got]
+        assert ours <= set(ids)
+        assert len(ids) == len(set(ids)), "a delivery served twice to one reader"
+        offsets = cursors.decode(got[0]["govbuscursor"], 1024)
+        for event in got[1:]:  # each cursor moves one partition forward, never back
+            after = cursors.decode(event["govbuscursor"], 1024)
+            moved = [p for p, o in after.items() if offsets[p] != o]
+            assert len(moved) == 1, (offsets, after)
+            assert after[moved[0]] > offsets[moved[0]], (offsets, after)
+            offsets = after
 
 
 def problem(r: httpx.Response, status: int, code: str) -> None:
