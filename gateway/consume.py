@@ -2,10 +2,11 @@
 the authenticated department, never taken from the client). Cursors are the only state a
 client relies on, so any gateway instance can serve any request.
 
-Reads go through a per-department window (window.py): one long-lived tail consumer reads
-each department's topic once and every reader near that position is served from memory.
-Readers elsewhere (an old replay, a cursor from another instance) read Kafka directly with
-a consumer taken from a small pool."""
+Reads go through per-department windows (window.py): a long-lived tail consumer reads the
+department's topic once and every reader near that position is served from memory. A
+department has a few windows, so readers far apart (a replay from the start while others
+follow the tail) each share one. Readers no window can take read Kafka directly with a
+consumer from a small pool."""
 
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ GROUP = "gateway"
 DATA_FETCH_S = 5.0  # how long to wait for records known to be there (a first fetch)
 FETCH_SLICE_S = 0.25  # one tail read; the feed's lock is free between slices
 RESTART_AFTER_IDLE_S = 5.0  # a window nobody read from for this long may move elsewhere
-FEED_IDLE_S = 300.0  # a department's feed unused this long is closed
+FEED_IDLE_S = 300.0  # a window unused this long is closed
+FEEDS_PER_DEPARTMENT = 4  # windows (each with a tail consumer) per department
 PARTITIONS_TTL_S = 30.0
 POOL_IDLE_MAX = 4  # idle direct-read consumers kept per department
 
@@ -49,8 +51,8 @@ Served = list[tuple[int, int, Received]]  # (partition, offset, delivery)
 
 
 class DepartmentFeed:
-    """One department's window and the tail consumer that extends it. Readers wait on an
-    asyncio lock, not in threads; only the Kafka read itself runs in a worker thread."""
+    """One window on a department's topic and the tail consumer that extends it. Readers
+    wait on an asyncio lock, not in threads; only the Kafka read runs in a worker thread."""
 
     def __init__(
         self, topic: str, tail: Consumer, decoder: DeliveryDecoder, per_partition: int
@@ -66,15 +68,13 @@ class DepartmentFeed:
         self._tail.close()
 
     async def read(self, positions: dict[int, int], limit: int, wait_s: float) -> Served | None:
-        """Up to ``limit`` deliveries after ``positions``; None if the window cannot serve
-        them (the caller then reads Kafka directly)."""
+        """Up to ``limit`` deliveries after ``positions``; None if the window does not cover
+        them (any more: it moves on and trims behind)."""
         started = self.used = time.monotonic()
         deadline, data_deadline = started + wait_s, started + max(wait_s, DATA_FETCH_S)
         while True:
             if not self.window.covers(positions):
-                if not await self._restart_at(positions):
-                    return None
-                continue
+                return None
             served = self.window.take(positions, limit)
             if served:
                 self.served = time.monotonic()
@@ -102,16 +102,15 @@ class DepartmentFeed:
             finally:
                 self.lock.release()
 
-    async def _restart_at(self, positions: dict[int, int]) -> bool:
-        """Move the window to these positions if nobody is reading from it."""
-        async with self.lock:
-            if self.window.covers(positions):
-                return True
-            if self.window.runs and time.monotonic() - self.served < RESTART_AFTER_IDLE_S:
-                return False
-            self.window.restart(positions)
-            self._tail.assign([TopicPartition(self.topic, p, o) for p, o in positions.items()])
-            return True
+    def idle(self, now: float) -> bool:
+        return now - self.served >= RESTART_AFTER_IDLE_S and not self.lock.locked()
+
+    def restart(self, positions: dict[int, int]) -> None:
+        """Move the (idle) window to these positions. Synchronous, so no other reader can
+        slip in between the choice of this window and the move."""
+        self.window.restart(positions)
+        self._tail.assign([TopicPartition(self.topic, p, o) for p, o in positions.items()])
+        self.served = time.monotonic()
 
     def _fetch(self, limit: int) -> dict[int, list[tuple[int, Received]]]:
         """One tail read, decoded, by partition (a worker thread; the lock is held)."""
@@ -136,7 +135,7 @@ class Consumption:
         self.bootstrap = bootstrap
         self.decoder = decoder
         self.window_events = window_events
-        self._feeds: dict[str, DepartmentFeed] = {}
+        self._feeds: dict[str, list[DepartmentFeed]] = {}
         self._idle: dict[str, list[Consumer]] = {}
         self._pool_lock = threading.Lock()
         self._parts: dict[str, tuple[float, list[int]]] = {}
@@ -239,7 +238,8 @@ class Consumption:
     ) -> Page:
         try:
             positions = await run_in_threadpool(self._positions, subscriber, cursor, from_time)
-            served = await self._feed(subscriber).read(positions, limit, wait_s)
+            feed = self._feed(subscriber, positions)
+            served = None if feed is None else await feed.read(positions, limit, wait_s)
             self._count("kafka" if served is None else "window")
             if served is None:
                 return await run_in_threadpool(self._direct, subscriber, positions, limit, wait_s)
@@ -257,20 +257,36 @@ class Consumption:
         self.reads[source] += 1
         self._reads_metric.add(1, {"source": source})
 
-    def _feed(self, subscriber: str) -> DepartmentFeed:
+    def _feed(self, subscriber: str, positions: dict[int, int]) -> DepartmentFeed | None:
+        """The window covering these positions; else a new one, or an idle one moved
+        there; else None (every window busy elsewhere: read Kafka directly)."""
         now = time.monotonic()
-        for name, feed in list(self._feeds.items()):
-            if now - feed.used > FEED_IDLE_S and not feed.lock.locked():
-                del self._feeds[name]
-                feed.close()
-        if subscriber not in self._feeds:
-            self._feeds[subscriber] = DepartmentFeed(
+        self._sweep(now)
+        feeds = self._feeds.setdefault(subscriber, [])
+        for feed in feeds:
+            if feed.window.covers(positions):
+                return feed
+        if len(feeds) < FEEDS_PER_DEPARTMENT:
+            feed = DepartmentFeed(
                 delivery_topic(subscriber),
                 self._consumer(subscriber),
                 self.decoder,
                 self.window_events,
             )
-        return self._feeds[subscriber]
+            feeds.append(feed)
+        else:
+            idle = [f for f in feeds if f.idle(now)]
+            if not idle:
+                return None
+            feed = min(idle, key=lambda f: f.served)
+        feed.restart(positions)
+        return feed
+
+    def _sweep(self, now: float) -> None:
+        for feeds in self._feeds.values():
+            for feed in [f for f in feeds if now - f.used > FEED_IDLE_S and not f.lock.locked()]:
+                feeds.remove(feed)
+                feed.close()
 
     def _direct(
         self, subscriber: str, positions: dict[int, int], limit: int, wait_s: float
@@ -321,8 +337,9 @@ class Consumption:
             raise Problem(503, "kafka-unavailable", f"the ack was not stored: {exc}") from None
 
     def close(self) -> None:
-        for feed in self._feeds.values():
-            feed.close()
+        for feeds in self._feeds.values():
+            for feed in feeds:
+                feed.close()
         self._feeds.clear()
         with self._pool_lock:
             for idle in self._idle.values():

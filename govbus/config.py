@@ -273,8 +273,9 @@ class GatewaySettings(_Base):
     window_events: int = Field(
         default=2000,
         ge=1,
-        description="Deliveries kept in memory per department and partition, so that "
-        "concurrent readers near the same position (SSE streams, pulls) share one Kafka read.",
+        description="Deliveries kept in memory per read window and partition (up to 4 "
+        "windows per department), so that concurrent readers near the same position (SSE "
+        "streams, pulls) share one Kafka read.",
     )
 
 

@@ -30,7 +30,9 @@ from govbus.demo.sample_data import birth
 from govbus.devenv.process import free_port
 from govbus.gateway import cursor as cursors
 from govbus.gateway.app import create_app
+from govbus.gateway.consume import Consumption
 from govbus.gateway.keystore import KeyStore
+from govbus.gateway.reader import DeliveryDecoder
 from govbus.schemas.envelope import delivery_id
 from tests.integration.helpers import birth_subscription, start_worker, wait_until
 
@@ -282,6 +284,39 @@ def test_concurrent_readers_each_get_every_delivery_once(
             assert len(moved) == 1, (offsets, after)
             assert after[moved[0]] > offsets[moved[0]], (offsets, after)
             offsets = after
+
+
+def test_a_replay_behind_a_busy_window_opens_a_window_of_its_own(
+    runtime: ConnectionSettings, setup: dict[str, Any]
+) -> None:
+    """One reader follows the tail: its window moves on and trims what lies behind. A replay
+    from the start must not then read Kafka directly page after page (what 100 SSE streams
+    from the start did, measured in docs/benchmarks.md): it gets a second window."""
+    dept = setup["dept"]
+    ours = {delivery_id(dept, "health", e) for e in publish(60, setup["uid"] + "w")}
+    consumption = Consumption(runtime.bootstrap, DeliveryDecoder(runtime.bootstrap), 10)
+
+    async def scenario() -> None:
+        seen: set[str] = set()
+        cursor = None
+        deadline = time.monotonic() + 180
+        while not ours <= seen and time.monotonic() < deadline:
+            page = await consumption.pull(dept, cursor=cursor, limit=500, wait_s=1)
+            seen |= {item.envelope.id for item, _ in page.events}
+            cursor = page.cursor
+        assert ours <= seen
+        (tail,) = consumption._feeds[dept]
+        assert any(run.start > 0 for run in tail.window.runs.values())  # trimmed behind
+        direct_reads = consumption.reads["kafka"]
+        replay = await consumption.pull(dept, cursor=None, limit=5, wait_s=0)
+        assert replay.events
+        assert consumption.reads["kafka"] == direct_reads
+        assert len(consumption._feeds[dept]) == 2
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        consumption.close()
 
 
 def problem(r: httpx.Response, status: int, code: str) -> None:
