@@ -10,7 +10,7 @@ import uuid
 from confluent_kafka import Producer
 
 from govbus.kafka_config import client_config
-from govbus.schemas.audit import AuditRecord, ChainState, Kind, append
+from govbus.schemas.audit import AuditRecord, ChainState, Kind, append_json
 from govbus.schemas.topics import AUDIT
 
 
@@ -38,7 +38,7 @@ class GatewayAudit:
         trace_id: str = "",
     ) -> None:
         with self._lock:
-            sealed = append(
+            sealed = append_json(
                 self.state,
                 AuditRecord(
                     kind=kind,
@@ -51,7 +51,7 @@ class GatewayAudit:
                     trace_id=trace_id,
                 ),
             )
-            self._producer.produce(AUDIT, sealed.to_json(), self.chain.encode())
+            self._producer.produce(AUDIT, sealed, self.chain.encode())
         self._producer.poll(0)
 
     def flush(self) -> None:

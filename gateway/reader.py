@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError
@@ -30,6 +30,8 @@ class Received:
     schema: Schema
     traceparent: str | None
     raw: bytes = b""  # the Avro single-object bytes as delivered
+    # One delivery is served to many readers: the gateway renders it once (routes_events).
+    rendered: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
 
 class DeliveryDecoder:

@@ -68,8 +68,7 @@ class AuditRecord:
         return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
 
     def sealed(self) -> AuditRecord:
-        digest = hashlib.sha256(self.prev_hash.encode() + self.canonical()).hexdigest()
-        return replace(self, hash=digest)
+        return replace(self, hash=_digest(self.prev_hash, self.canonical()))
 
     def to_json(self) -> bytes:
         return json.dumps(self._as_dict(), sort_keys=True, ensure_ascii=False).encode()
@@ -83,6 +82,10 @@ class AuditRecord:
 _FIELD_NAMES = tuple(f.name for f in dataclass_fields(AuditRecord))
 
 
+def _digest(prev_hash: str, canonical: bytes) -> str:
+    return hashlib.sha256(prev_hash.encode() + canonical).hexdigest()
+
+
 @dataclass
 class ChainState:
     seq: int = 0
@@ -94,6 +97,17 @@ def append(state: ChainState, record: AuditRecord) -> AuditRecord:
     sealed = replace(record, seq=state.seq + 1, prev_hash=state.head).sealed()
     state.seq, state.head = sealed.seq, sealed.hash
     return sealed
+
+
+def append_json(state: ChainState, record: AuditRecord) -> bytes:
+    """``append``, for a writer that only needs the sealed record's JSON (the gateway writes
+    one per event read, per reader): serialised once instead of twice. The JSON is compact,
+    not the spaced ``to_json`` form; readers parse either to the same record."""
+    linked = replace(record, seq=state.seq + 1, prev_hash=state.head)
+    canonical = linked.canonical()
+    digest = _digest(linked.prev_hash, canonical)
+    state.seq, state.head = linked.seq, digest
+    return canonical[:-1] + b',"hash":"' + digest.encode() + b'"}'
 
 
 def verify(records: Iterable[AuditRecord]) -> list[str]:

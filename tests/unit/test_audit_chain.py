@@ -9,7 +9,14 @@ from dataclasses import asdict, replace
 from hypothesis import given
 from hypothesis import strategies as st
 
-from govbus.schemas.audit import AuditRecord, ChainState, append, verify, verify_heads
+from govbus.schemas.audit import (
+    AuditRecord,
+    ChainState,
+    append,
+    append_json,
+    verify,
+    verify_heads,
+)
 
 
 def chain(n: int, name: str = "app|t|0") -> tuple[list[AuditRecord], ChainState]:
@@ -79,3 +86,27 @@ def test_serialisation_is_byte_identical_to_the_original_asdict_form(record: Aud
     assert (
         sealed.to_json() == json.dumps(asdict(sealed), sort_keys=True, ensure_ascii=False).encode()
     )
+
+
+@given(
+    st.lists(
+        st.builds(
+            AuditRecord,
+            kind=st.sampled_from(["read", "acked"]),
+            at=st.text(max_size=30),
+            chain=st.just("gateway|g|1"),
+            seq=st.just(0),
+            subscriber=st.text(max_size=20),
+            delivery_id=st.text(max_size=40),
+            detail=st.text(max_size=60),
+            trace_id=st.text(max_size=32),
+        ),
+        max_size=5,
+    )
+)
+def test_the_one_pass_json_seals_the_same_chain(records: list[AuditRecord]) -> None:
+    one_pass, usual = ChainState(), ChainState()
+    parsed = [AuditRecord.from_json(append_json(one_pass, r)) for r in records]
+    assert parsed == [append(usual, r) for r in records]
+    assert (one_pass.seq, one_pass.head) == (usual.seq, usual.head)
+    assert verify(parsed) == []
