@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from confluent_kafka import OFFSET_INVALID, Consumer, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_INVALID, Consumer, KafkaException, Message, TopicPartition
 from fastapi.concurrency import run_in_threadpool
 from opentelemetry import metrics
 
@@ -39,6 +39,16 @@ FEED_IDLE_S = 300.0  # a window unused this long is closed
 FEEDS_PER_DEPARTMENT = 4  # windows (each with a tail consumer) per department
 PARTITIONS_TTL_S = 30.0
 POOL_IDLE_MAX = 4  # idle direct-read consumers kept per department
+
+
+def consume_ready(consumer: Consumer, n: int, wait_s: float) -> list[Message]:
+    """Up to n messages, returning as soon as there are some: ``consume(n, t)`` alone waits
+    the whole t unless n are queued (measured: a quarter second per page of a pull)."""
+    batch = consumer.consume(n, 0)
+    if batch:
+        return batch
+    batch = consumer.consume(1, wait_s)
+    return batch + consumer.consume(n - 1, 0) if batch and n > 1 else batch
 
 
 @dataclass
@@ -115,7 +125,7 @@ class DepartmentFeed:
     def _fetch(self, limit: int) -> dict[int, list[tuple[int, Received]]]:
         """One tail read, decoded, by partition (a worker thread; the lock is held)."""
         records: dict[int, list[tuple[int, Received]]] = {}
-        for msg in self._tail.consume(min(limit, 500), FETCH_SLICE_S):
+        for msg in consume_ready(self._tail, min(limit, 500), FETCH_SLICE_S):
             if msg.error() is None:
                 part, offset = msg.partition() or 0, msg.offset() or 0
                 records.setdefault(part, []).append((offset, self.decoder.decode(msg)))
@@ -305,7 +315,7 @@ class Consumption:
             deadline = started + wait_s
             data_deadline = started + max(wait_s, DATA_FETCH_S)
             while len(events) < limit:
-                batch = consumer.consume(min(limit - len(events), 500), 0.2)
+                batch = consume_ready(consumer, min(limit - len(events), 500), 0.2)
                 for msg in batch:
                     if msg.error() is not None:
                         continue
