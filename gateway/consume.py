@@ -102,7 +102,11 @@ class DepartmentFeed:
                     # While we waited another reader extended the window, or trimmed
                     # our position away (then the loop sends us to Kafka directly).
                     continue
-                fetched = await run_in_threadpool(self._fetch, limit)
+                # No more than the window keeps, so the trim after it cannot drop what
+                # this reader fetched for itself.
+                fetched = await run_in_threadpool(
+                    self._fetch, min(limit, self.window.per_partition)
+                )
                 for part, got in fetched.items():  # here, not in the thread: readers take
                     self.window.extend(part, got, got[-1][0] + 1)
                 if fetched or time.monotonic() < deadline:

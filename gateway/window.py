@@ -35,12 +35,14 @@ class Run(Generic[T]):
             yield self.seqs[i], self.offsets[i], self.items[i]
 
     def trim(self, keep: int) -> None:
-        """Keep the newest ``keep`` records; the run then starts at the oldest one kept."""
+        """Keep the newest ``keep`` records; the run then starts just after the newest one
+        dropped (what lies between it and the oldest kept is markers, still covered), so a
+        reader at the old end still finds every record an extend of up to ``keep`` added."""
         drop = len(self.items) - keep
         if drop <= 0:
             return
+        self.start = self.offsets[drop - 1] + 1
         del self.offsets[:drop], self.seqs[:drop], self.items[:drop]
-        self.start = self.offsets[0] if self.offsets else self.end
 
 
 class Window(Generic[T]):
