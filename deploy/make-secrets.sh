@@ -12,4 +12,7 @@ new pg_password
 new pseudonym_key
 new subject_key
 new api_key_pepper
+# The federation bridge's key is issued by the peer province, not made here: an empty file
+# until then (the bridge refuses to start without a key; nothing else reads it).
+[ -e "$dir/peer_api_key" ] || { umask 022; : > "$dir/peer_api_key"; echo "created peer_api_key (empty)"; }
 [ -s "$dir/pg_dsn" ] || { umask 022; printf 'postgresql://govbus:%s@postgres:5432/govbus' "$(cat "$dir/pg_password")" > "$dir/pg_dsn"; echo "created pg_dsn"; }

@@ -50,9 +50,10 @@ def test_compose_has_every_part_of_the_bus() -> None:
     assert services["kafka"]["image"].startswith("apache/kafka:")
     assert "container_name" not in services["streams"]  # so `--scale streams=N` works
     assert "ports" not in services["streams"]
-    for name in ("streams", "gateway"):
+    for name in ("streams", "gateway", "bridge"):
         assert services[name]["depends_on"]["init"]["condition"] == "service_completed_successfully"
         assert "healthcheck" in services[name]
+    assert services["bridge"]["profiles"] == ["federation"]  # only with a peer to bridge from
 
 
 def test_every_setting_compose_uses_exists() -> None:
@@ -92,5 +93,6 @@ def test_every_command_compose_runs_exists() -> None:
     commands = compose_commands()
     assert ["streams", "run"] in commands
     assert ["index", "run"] in commands
+    assert ["federation", "bridge"] in commands
     for command in commands:
         assert_real_command(command)
