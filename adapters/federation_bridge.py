@@ -33,6 +33,7 @@ from opentelemetry.trace import SpanKind
 
 from govbus import telemetry
 from govbus.adapters.publisher import Prepared, Publisher, PublishError, PublishResult
+from govbus.dlq import PEER_SOURCE
 from govbus.errors import GovbusError
 from govbus.schemas.envelope import Envelope, EnvelopeError, parse_time
 from govbus.schemas.topics import DLQ, check_party_id, event_topic
@@ -99,7 +100,7 @@ def malformed(event: Mapping[str, Any], peer: str, problem: str) -> Prepared:
     headers = [
         ("govbus_dlq_reason", b"federation.malformed"),
         ("govbus_dlq_message", problem[:400].encode()),
-        ("govbus_dlq_topic", f"peer:{peer}".encode()),
+        ("govbus_dlq_topic", f"{PEER_SOURCE}{peer}".encode()),
     ]
     return Prepared(envelope, DLQ, peer.encode(), body, headers)
 

@@ -14,6 +14,9 @@ from govbus.kafka_read import read_to_end
 from govbus.schemas.topics import DLQ
 
 PREFIX = "govbus_dlq_"
+# The source "topic" of what a federation bridge could not relay: it never reached an event
+# topic here, so reconcile counts it by peer instead of against an input.
+PEER_SOURCE = "peer:"
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,15 @@ class DeadLetter:
     key: bytes | None
     value: bytes | None
     original_headers: list[tuple[str, bytes]]
+
+    @property
+    def peer(self) -> str | None:
+        """The peer bus this was received from, for what a federation bridge rejected."""
+        return self.source_topic.removeprefix(PEER_SOURCE) if self.from_peer else None
+
+    @property
+    def from_peer(self) -> bool:
+        return self.source_topic.startswith(PEER_SOURCE)
 
     @property
     def ref(self) -> str:

@@ -56,6 +56,8 @@ class Reconciliation:
     pending: int = 0
     deliveries: int = 0
     by_subscriber: Counter[str] = field(default_factory=Counter)
+    # What federation bridges dead-lettered before it became an input here, by peer.
+    from_peers: Counter[str] = field(default_factory=Counter)
     gaps: list[Gap] = field(default_factory=list)
 
     @property
@@ -69,13 +71,16 @@ def reconcile(
     delivered: Mapping[tuple[str, str], int],
     dead_lettered: Mapping[str, int],
     committed: Mapping[tuple[str, int], int],
+    *,
+    from_peers: Mapping[str, int] | None = None,
 ) -> Reconciliation:
     """``delivered``: (subscriber, delivery id) -> times on its topic; ``dead_lettered``:
-    input position -> times on the DLQ; ``committed``: (topic, partition) -> next offset."""
+    input position -> times on the DLQ; ``committed``: (topic, partition) -> next offset;
+    ``from_peers``: peer -> events its bridge dead-lettered (never inputs here)."""
     by_input: dict[str, list[AuditRecord]] = {}
     for record in audit:
         by_input.setdefault(record.input, []).append(record)
-    out = Reconciliation()
+    out = Reconciliation(from_peers=Counter(from_peers or {}))
     for item in inputs:
         out.inputs += 1
         records = by_input.get(item.position, [])
@@ -150,7 +155,7 @@ def collect(
                 delivered[(subscriber, header_dict(msg.headers()).get("ce_id", ""))] += 1
             except ValueError:
                 continue
-    dead: Counter[str] = Counter(
-        f"{d.source_topic}/{d.source_position}" for d in read_dead_letters(bootstrap, since=since)
-    )
-    return reconcile(inputs, audit, delivered, dead, committed)
+    letters = read_dead_letters(bootstrap, since=since)
+    dead = Counter(f"{d.source_topic}/{d.source_position}" for d in letters if not d.from_peer)
+    from_peers = Counter(d.peer for d in letters if d.peer is not None)
+    return reconcile(inputs, audit, delivered, dead, committed, from_peers=from_peers)

@@ -84,6 +84,11 @@ def _print(result: Reconciliation, group: str, since: dt.datetime) -> None:
     console.print(table)
     for subscriber, count in sorted(result.by_subscriber.items()):
         console.print(f"  {subscriber}: {count} delivered exactly once")
+    for peer, count in sorted(result.from_peers.items()):
+        console.print(
+            f"  from {peer}: {count} dead-lettered by the federation bridge before intake"
+            " (govbus dlq list)"
+        )
     for gap in result.gaps[:100]:
         console.print(f"[red]✗ {gap.kind}[/] {gap.position} event {gap.event_id} {gap.detail}")
     if result.exact:

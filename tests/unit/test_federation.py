@@ -18,6 +18,7 @@ from govbus.adapters.federation_bridge import malformed, relayed
 from govbus.adapters.publisher import EventEncoder
 from govbus.config import KeySettings
 from govbus.demo.sample_data import birth, citizen_id
+from govbus.dlq import DeadLetter
 from govbus.federation import inbound_types
 from govbus.policy import MASK_RULES, InboundAgreement, PolicyDocument, parse_policy, validate
 from govbus.policy_store import decode as decode_entry
@@ -361,6 +362,12 @@ def test_an_event_the_bridge_cannot_relay_is_dead_lettered_whole() -> None:
     assert prepared.topic == DLQ
     assert dict(prepared.headers)["govbus_dlq_reason"] == b"federation.malformed"
     assert b'"not a type"' in prepared.value
+    headers = {k: v.decode() for k, v in prepared.headers}
+    letter = DeadLetter(
+        0, 0, "federation.malformed", "", headers["govbus_dlq_topic"], "/", "", "x", "", None,
+        prepared.value, [],
+    )  # fmt: skip
+    assert letter.peer == "province_a"  # how reconcile counts it: by peer, not as an input
 
 
 def test_the_peers_trace_context_travels_with_the_relayed_event() -> None:

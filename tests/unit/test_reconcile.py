@@ -71,6 +71,14 @@ def test_each_kind_of_gap_is_named(change: object, gap: str) -> None:
     assert [g.kind for g in result.gaps] == [gap]
 
 
+def test_what_a_bridge_dead_lettered_is_counted_by_peer_and_is_no_gap() -> None:
+    inputs, audit, delivered, dlq = world()
+    result = reconcile(inputs, audit, delivered, dlq, {(T, 0): 4}, from_peers={"province_a": 2})
+    assert result.exact
+    assert result.from_peers == {"province_a": 2}
+    assert result.dead_letters == 1  # the worker's own, counted as before
+
+
 def test_since_takes_rfc3339_or_a_span_back() -> None:
     now = dt.datetime(2026, 11, 23, 12, tzinfo=dt.UTC)
     assert parse_since("15m", now) == now - dt.timedelta(minutes=15)
