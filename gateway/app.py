@@ -14,7 +14,13 @@ from fastapi.concurrency import run_in_threadpool
 from govbus.config import ConnectionSettings, GatewaySettings, KeySettings, load
 from govbus.devenv.probes import kafka_ready, pg_ready, redis_ready
 from govbus.disclosures import DisclosureStore
-from govbus.gateway import routes_admin, routes_citizens, routes_events, routes_publish
+from govbus.gateway import (
+    routes_admin,
+    routes_citizens,
+    routes_events,
+    routes_inbound,
+    routes_publish,
+)
 from govbus.gateway.audit import GatewayAudit
 from govbus.gateway.auth import Authenticator
 from govbus.gateway.consume import Consumption
@@ -123,5 +129,6 @@ def create_app(
     app.include_router(routes_events.schemas_router)
     app.include_router(routes_publish.router)
     app.include_router(routes_admin.router)
+    app.include_router(routes_inbound.router)
     app.include_router(routes_citizens.router)
     return app

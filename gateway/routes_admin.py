@@ -20,7 +20,7 @@ from govbus.gateway.auth import Principal
 from govbus.gateway.deps import ServicesDep, principal
 from govbus.gateway.keystore import ROLES
 from govbus.gateway.problems import PROBLEM_RESPONSES, Problem
-from govbus.policy import Approval, PolicyDocument, Subscription, validate
+from govbus.policy import Approval, InboundAgreement, PolicyDocument, Subscription, validate
 from govbus.schemas.catalogue import default_catalogue
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], responses=PROBLEM_RESPONSES)
@@ -71,12 +71,16 @@ async def _current(svc: ServicesDep) -> dict[str, Subscription]:
     return {s.id: s for s in doc.subscriptions}
 
 
-async def _write(svc: ServicesDep, who: Principal, sub: Subscription, action: str) -> None:
-    await run_in_threadpool(policy_store.write, svc.bootstrap, svc.policy_topic, [sub])
+async def write_policy(
+    svc: ServicesDep, who: Principal, entry: policy_store.Entry, action: str
+) -> None:
+    """Write one subscription or inbound agreement to the policy topic, audited."""
+    await run_in_threadpool(policy_store.write, svc.bootstrap, svc.policy_topic, [entry])
+    party = entry.peer if isinstance(entry, InboundAgreement) else entry.subscriber
     svc.audit.record(
         "policy",
-        subscriber=sub.subscriber,
-        detail=f"{action} {sub.id} by {who.department} ({who.credential})",
+        subscriber=party,
+        detail=f"{action} {policy_store.entry_key(entry)} by {who.department} ({who.credential})",
     )
 
 
@@ -114,7 +118,7 @@ async def request_subscription(
     problems = validate(PolicyDocument(subscriptions=[sub]), default_catalogue())
     if problems:
         raise Problem(422, "invalid-subscription", "; ".join(problems))
-    await _write(svc, who, sub, "requested")
+    await write_policy(svc, who, sub, "requested")
     return sub.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
@@ -147,7 +151,7 @@ async def _decide(
         changed = sub.model_copy(update={"status": status, "approval": approval})
     else:
         changed = sub.model_copy(update={"status": status, "rejection_reason": decision.reason})
-    await _write(svc, who, changed, {"active": "approved"}.get(status, status))
+    await write_policy(svc, who, changed, {"active": "approved"}.get(status, status))
     return changed.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 

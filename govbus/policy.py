@@ -127,11 +127,15 @@ class InboundAgreement(_Model):
 
     @property
     def key(self) -> str:
-        """Its key in the policy topic (``:`` never occurs in a subscription id)."""
-        return f"{INBOUND_KEY_PREFIX}{self.peer}:{self.subscription.id}"
+        return inbound_key(self.peer, self.subscription.id)
 
 
 INBOUND_KEY_PREFIX = "inbound:"
+
+
+def inbound_key(peer: str, subscription_id: str) -> str:
+    """An inbound agreement's key in the policy topic (``:`` never occurs in an id)."""
+    return f"{INBOUND_KEY_PREFIX}{peer}:{subscription_id}"
 
 
 class PolicyDocument(_Model):

@@ -38,12 +38,15 @@ from govbus.demo.sample_data import birth, citizen_id
 from govbus.devenv.peer import PeerRuntime
 from govbus.devenv.process import Managed
 from govbus.devenv.worker import WorkerProcess
+from govbus.dlq import read_dead_letters, redrive
 from govbus.gateway.keystore import KeyStore
 from govbus.kafka_admin import bus_topics, ensure_topics
+from govbus.reconcile import collect
 from govbus.schemas.catalogue import default_catalogue
 from govbus.schemas.envelope import delivery_id
 from govbus.streams.masking import mask_citizen_id, mask_mobile
 from tests.integration.helpers import APPROVAL, BIRTH, wait_until
+from tests.integration.test_gateway import problem
 
 MOTHERS_FROM_B = 12
 OTHERS = 6
@@ -178,6 +181,24 @@ class Buses:
                 else:
                     elsewhere.append(event_id)
         return to_b, elsewhere
+
+    def relay(self, transport: httpx.BaseTransport | None = None) -> Bridge:
+        """Run a bridge in this process until it has been idle for 8 s."""
+        http = httpx.Client(
+            base_url=self.gateway_a, transport=transport or httpx.HTTPTransport(), timeout=30
+        )
+        with Publisher("province_a", conn=self.b.conn) as publisher, http:
+            bridge = Bridge(
+                peer="province_a",
+                peer_gateway=self.gateway_a,
+                api_key=self.key_at_a,
+                publisher=publisher,
+                limit=50,
+                wait_s=1,
+                http=http,
+            )
+            bridge.run(threading.Event(), idle_exit_s=8)
+        return bridge
 
     def relayed_id(self, event_id: str) -> str:
         """The event's id in B: A's delivery id for province B."""
@@ -363,20 +384,8 @@ def test_a_page_relayed_but_not_acked_is_read_again_and_counted_as_duplicates_in
 ) -> None:
     to_b, _ = buses.publish(3, 0)
     transport = _AckFailsOnce()
-    stop = threading.Event()
-    http = httpx.Client(base_url=buses.gateway_a, transport=transport, timeout=30)
-    with Publisher("province_a", conn=buses.b.conn) as publisher, http:
-        bridge = Bridge(
-            peer="province_a",
-            peer_gateway=buses.gateway_a,
-            api_key=buses.key_at_a,
-            publisher=publisher,
-            limit=50,
-            wait_s=1,
-            http=http,
-        )
-        relayed = {buses.relayed_id(e) for e in to_b}
-        bridge.run(stop, idle_exit_s=8)
+    bridge = buses.relay(transport)
+    relayed = {buses.relayed_id(e) for e in to_b}
     assert transport.failed
     assert bridge.stats.errors == 1
     assert relayed <= set(bridge.stats.event_ids)
@@ -396,3 +405,127 @@ def test_a_page_relayed_but_not_acked_is_read_again_and_counted_as_duplicates_in
 
     # ...and B accepted each event once, counting the copies as duplicates.
     assert wait_until(lambda: sorted(duplicates()) == sorted(twice), 30), duplicates()
+
+
+class _FirstEventCorrupted(httpx.BaseTransport):
+    """The real network, except that the first event pulled arrives with its payload
+    corrupted: what a broken proxy or a peer on a bad release could send."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.HTTPTransport()
+        self.corrupted: dict[str, Any] | None = None
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        if request.method != "GET" or self.corrupted is not None:
+            return response
+        response.read()
+        page = json.loads(response.content)
+        if not page.get("events"):
+            return response
+        page["events"][0]["data_base64"] = "!!"
+        self.corrupted = page["events"][0]
+        return httpx.Response(response.status_code, json=page, request=request)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_an_event_the_bridge_cannot_relay_is_dead_lettered_in_b_and_reconciled_by_peer(
+    buses: Buses,
+) -> None:
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=2)
+    to_b, _ = buses.publish(3, 0)
+    transport = _FirstEventCorrupted()
+    bridge = buses.relay(transport)
+    assert transport.corrupted is not None
+    assert bridge.stats.dead_lettered == 1
+    # On B's DLQ whole, with the reason and the peer; the page was acked at A all the same.
+    letters = [
+        d
+        for d in read_dead_letters(buses.b.conn.bootstrap, since=since)
+        if d.value and json.loads(d.value).get("id") == transport.corrupted["id"]
+    ]
+    assert [(d.reason, d.peer) for d in letters] == [("federation.malformed", "province_a")]
+    # B's reconcile accounts for every input and names what the bridge rejected, by peer.
+    app_id = f"govbus-b-{buses.uid}"
+    catalogue = default_catalogue()
+
+    def settled() -> bool:
+        return collect(buses.b.conn.bootstrap, catalogue, app_id, since).pending == 0
+
+    assert wait_until(settled, 60)
+    result = collect(buses.b.conn.bootstrap, catalogue, app_id, since)
+    assert result.exact, result.gaps
+    assert result.from_peers["province_a"] >= 1
+    assert result.accepted + result.duplicates >= len(to_b) - 1
+
+
+def test_an_admin_in_b_suspends_and_restores_the_inbound_agreement_and_nothing_is_lost(
+    buses: Buses,
+) -> None:
+    """Through B's gateway: while B's inbound agreement with A is revoked, what A sends is
+    dead-lettered in B with the reason; once restored, a redrive delivers it, once."""
+    uid, sub_id = buses.uid, f"xprov-{buses.uid}"
+    keys_b = KeyStore(buses.b.conn.pg, buses.settings.api_key_pepper.get_secret_value().encode())
+    admin = {"X-API-Key": keys_b.issue("data_office", ["admin"])}
+    conn_b = buses.b.conn.model_copy(update={"policy_topic": f"govbus.policy.b-{uid}"})
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=2)
+    inbound = f"/v1/admin/inbound/province_a/{sub_id}"
+    with (
+        running_gateway(conn_b, buses.settings) as gateway,
+        httpx.Client(base_url=gateway, timeout=30) as http,
+    ):
+        listed = http.get("/v1/admin/inbound", headers=admin).json()["inbound"]
+        assert [(a["peer"], a["subscription"]["id"]) for a in listed] == [("province_a", sub_id)]
+        problem(
+            http.get("/v1/admin/inbound", headers={"X-API-Key": buses.key_at_b}), 403, "forbidden"
+        )
+        problem(
+            http.post(f"{inbound}-x/revoke", json={"reason": "suspended"}, headers=admin),
+            404,
+            "no-such-agreement",
+        )
+        r = http.post(f"{inbound}/revoke", json={"reason": "agreement suspended"}, headers=admin)
+        assert r.status_code == 200, r.text
+        assert r.json()["subscription"]["status"] == "revoked"
+        time.sleep(3)  # B's worker follows its policy topic within seconds
+
+        to_b, _ = buses.publish(2, 0)
+        relayed = {buses.relayed_id(e) for e in to_b}
+        assert relayed <= set(buses.relay().stats.event_ids)
+
+        def refused() -> list[Any]:
+            return [
+                d
+                for d in read_dead_letters(buses.b.conn.bootstrap, since=since)
+                if d.event_id in relayed
+            ]
+
+        assert wait_until(lambda: len(refused()) == len(relayed), 60), refused()
+        assert {d.reason for d in refused()} == {"federation.no_agreement"}
+        wanted = {buses.id_in_b(e) for e in to_b}
+        before = pull_all(buses.gateway_b, buses.key_at_b, 0, timeout_s=10)
+        assert not wanted & {ev["id"] for ev in before}
+
+        problem(
+            http.put(
+                inbound, json={**agreement(uid), "fields": {"shoe_size": "clear"}}, headers=admin
+            ),
+            422,
+            "invalid-agreement",
+        )
+        problem(http.put(f"{inbound}-x", json=agreement(uid), headers=admin), 422, "id-mismatch")
+        r = http.put(inbound, json=agreement(uid), headers=admin)
+        assert r.status_code == 200, r.text  # replaced: it existed, revoked
+        assert r.json()["subscription"].get("status", "active") == "active"
+        time.sleep(3)
+        assert redrive(buses.b.conn.bootstrap, refused()) == len(relayed)
+
+    got = pull_all(buses.gateway_b, buses.key_at_b, len(before) + len(wanted), timeout_s=60)
+    assert sorted(ev["id"] for ev in got if ev["id"] in wanted) == sorted(wanted)
+    changes = [r.detail for r in read_audit(buses.b.conn.bootstrap) if r.kind == "policy"]
+    assert any(
+        d.startswith(f"inbound revoked inbound:province_a:{sub_id} by data_office") for d in changes
+    )
+    assert any(d.startswith(f"inbound replaced inbound:province_a:{sub_id}") for d in changes)
