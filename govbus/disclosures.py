@@ -25,7 +25,7 @@ from govbus.pseudonym import Pseudonymizer
 from govbus.schemas.audit import AuditRecord
 from govbus.schemas.catalogue import Catalogue
 from govbus.schemas.identifiers import STRING_CHECKS
-from govbus.schemas.topics import AUDIT
+from govbus.schemas.topics import AUDIT, split_source
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS govbus_disclosures (
@@ -80,8 +80,14 @@ class Disclosure:
     acked_at: dt.datetime | None
     trace_id: str
 
+    @property
+    def from_peer(self) -> str | None:
+        """The peer province's bus the data came from (federation), None when local."""
+        return split_source(self.source)[0]
+
     def to_json(self) -> dict[str, Any]:
         out = dict(self.__dict__)
+        out["from_peer"] = self.from_peer
         for key in ("delivered_at", "read_at", "acked_at"):
             value = out[key]
             out[key] = value.isoformat() if value else None

@@ -54,7 +54,7 @@ def run(once: Annotated[bool, typer.Option(help="catch up, then exit")] = False)
 
 def _table(rows: list[Disclosure], title: str) -> Table:
     table = Table(title=title, title_justify="left")
-    for column in ("when", "to", "event", "fields [mask]", "legal basis · purpose", "read", "ack"):
+    for column in ("when", "from", "to", "event", "fields [mask]", "basis, purpose", "read", "ack"):
         table.add_column(column)
     for d in rows:
         fields = ", ".join(
@@ -63,6 +63,7 @@ def _table(rows: list[Disclosure], title: str) -> Table:
         event = d.event_type + (f"\n{d.amendment} of {d.amends}" if d.amendment else "")
         table.add_row(
             d.delivered_at.isoformat(timespec="seconds"),
+            d.source + (" (another province)" if d.from_peer else ""),
             f"{d.subscriber}\n{d.subscription}",
             event,
             fields,

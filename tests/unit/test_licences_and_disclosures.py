@@ -9,7 +9,7 @@ import pytest
 from pydantic import SecretStr
 
 from govbus.config import KeySettings
-from govbus.disclosures import subject_pseudonyms
+from govbus.disclosures import Disclosure, subject_pseudonyms
 from govbus.licences import LicenceState, status
 from govbus.pseudonym import Pseudonymizer
 from govbus.schemas.catalogue import default_catalogue
@@ -49,3 +49,19 @@ def test_an_identifier_is_looked_up_under_the_kinds_it_is_valid_for() -> None:
     certificate = subject_pseudonyms(p, catalogue, "Q1234567890")
     assert p.subject("certificate_no", "Q1234567890") in certificate
     assert all("11010519491231002X" not in s for s in citizen)
+
+
+@pytest.mark.parametrize(
+    ("source", "peer"), [("health", None), ("province_a/health", "province_a")]
+)
+def test_a_disclosure_says_when_the_data_came_from_another_province(
+    source: str, peer: str | None
+) -> None:
+    at = dt.datetime(2026, 11, 23, 9, tzinfo=dt.UTC)
+    row = Disclosure(
+        "d1", "e1", "gov.health.birth_registered", source, "public_security", "s1",
+        {"mother_id": "mask"}, "basis", "purpose", at, None, None, None, None, "",
+    )  # fmt: skip
+    shown = row.to_json()
+    assert (row.from_peer, shown["from_peer"], shown["source"]) == (peer, peer, source)
+    assert shown["delivered_at"] == at.isoformat()
