@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import signal
@@ -17,6 +18,16 @@ from govbus.errors import ServiceUnavailableError
 # Children started by this process, kept so they can be reaped (no zombies, no
 # "subprocess still running" warnings when the handle would be dropped).
 _children: dict[int, subprocess.Popen[bytes]] = {}
+
+
+@atexit.register
+def _leave_running() -> None:
+    """The local runtime outlives the command that started it (`make test` reuses it; `dev
+    down` stops it by pid file): let go of those handles without a warning per process."""
+    for proc in _children.values():
+        if proc.poll() is None:
+            proc.returncode = 0  # Popen's own marker for "nothing left to wait for"
+    _children.clear()
 
 
 @dataclass(frozen=True)
