@@ -208,14 +208,23 @@ class StreamsSettings(_Base):
     app_id: str = Field(default="govbus-streams", description="Faust app id = consumer group.")
     worker_id: str = Field(
         default_factory=lambda: _host_name("local-1"),
-        description="Stable id of this worker; names its Kafka transactional id, so a "
-        "restarted worker fences its previous incarnation. Default: $HOSTNAME (a "
-        "StatefulSet pod name), else local-1.",
+        description="Name of this worker in logs and metrics. Default: $HOSTNAME (the pod "
+        "name), else local-1. (Transactional ids are per task, not per worker.)",
     )
     partitions: int = Field(default=3, ge=1, description="Partitions of topics govbus creates.")
     replication_factor: int = Field(default=1, ge=1, description="Replication of created topics.")
-    batch_size: int = Field(default=200, ge=1, description="Events per processing transaction.")
-    batch_within_s: float = Field(default=0.05, gt=0, description="Max wait to fill a batch.")
+    batch_size: int = Field(default=500, ge=1, description="Most events in one batch.")
+    batch_within_s: float = Field(
+        default=0.005,
+        ge=0,
+        description="A batch closes this long after its first event (or when full).",
+    )
+    session_timeout_s: float = Field(
+        default=30.0,
+        ge=3,
+        description="How long a silent worker keeps its tasks before the group moves them "
+        "(Kafka session timeout). A worker that wakes up later is fenced.",
+    )
     max_event_bytes: int = Field(default=1_000_000, ge=1024, description="Larger events go to DLQ.")
     dedupe_window_s: int = Field(default=7 * 24 * 3600, ge=60, description="Dedupe key lifetime.")
     correction_window_s: int = Field(

@@ -13,7 +13,13 @@ from govbus.kafka_config import client_config
 from govbus.schemas import topics
 from govbus.schemas.catalogue import Catalogue
 
-COMPACTED = {"cleanup.policy": "compact"}
+# Small segments so the cleaner compacts soon: a worker taking tasks over reads the whole
+# progress topic, which would otherwise keep every marker of the last week.
+COMPACTED = {
+    "cleanup.policy": "compact",
+    "segment.ms": "600000",
+    "min.cleanable.dirty.ratio": "0.2",
+}
 # The audit trail and the dead letters are kept until someone decides otherwise: the hash
 # chains are verified from their first record, and no dead letter may expire unhandled.
 KEPT = {"retention.ms": "-1", "retention.bytes": "-1"}
@@ -27,6 +33,7 @@ def bus_topics(catalogue: Catalogue, subscribers: Iterable[str]) -> dict[str, di
     wanted[topics.AUDIT] = KEPT
     for compacted in (topics.POLICY, topics.PROGRESS, topics.SCHEMAS):
         wanted[compacted] = COMPACTED
+    wanted[topics.TASKS] = {}
     return wanted
 
 

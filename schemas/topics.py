@@ -11,6 +11,7 @@ AUDIT = "govbus.audit"
 POLICY = "govbus.policy"
 PROGRESS = "govbus.progress"
 SCHEMAS = "govbus.schemas"
+TASKS = "govbus.tasks"  # one partition per worker task (streams/tasks.py)
 
 _PARTY_RE = re.compile(r"^[a-z][a-z0-9_]{1,62}$")
 _TYPE_RE = re.compile(r"^gov\.([a-z][a-z0-9_]*)\.([a-z][a-z0-9_]*)$")

@@ -1,49 +1,44 @@
-"""The Faust app: one agent over every catalogue topic, in batches, each batch one transaction.
-
-Faust consumes and balances partitions across workers; the pipeline decides; the
-transactional sink writes. An event is acked to Faust only after its batch committed.
+"""The stream worker: Faust for the group (membership, task assignment, rebalances, timers),
+the runner for the data (read a batch of the owned tasks, decide, commit each task's share in
+its own fenced transaction). See docs/delivery-guarantees.md.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import datetime as dt
 import logging
-import os
 import ssl
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
 import faust
 import redis
-from confluent_kafka import KafkaException
-from faust.types import TP
+from confluent_kafka.admin import AdminClient
 
 from govbus.config import ConnectionSettings, KeySettings, StreamsSettings
+from govbus.errors import ServiceUnavailableError
 from govbus.federation import InboundLookup
+from govbus.kafka_config import client_config
 from govbus.policy import PolicyDocument
 from govbus.pseudonym import Pseudonymizer
 from govbus.schemas.catalogue import Catalogue
 from govbus.schemas.codec import AvroCodec
 from govbus.schemas.registry import SchemaRegistryClient
+from govbus.schemas.topics import TASKS
 from govbus.streams.dedupe import RedisDedupe
 from govbus.streams.deliver import Projector
-from govbus.streams.messages import InMessage
+from govbus.streams.feed import Feed
 from govbus.streams.pipeline import Pipeline
-from govbus.streams.sink import TransactionalSink, read_progress
+from govbus.streams.runner import GIVE_UP_WAIT_S, Runner, RunnerSettings
+from govbus.streams.sink import TransactionalProducer, producer_config, read_progress
+from govbus.streams.tasks import TP, transactional_id
 from govbus.streams.validate import Validator
 
 log = logging.getLogger(__name__)
-RETRY_BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 5.0)
-
-
-def _headers(raw: Any) -> list[tuple[str, bytes]]:
-    """Faust hands headers over as a list of (str, bytes) tuples or as a mapping."""
-    if not raw:
-        return []
-    items = raw.items() if hasattr(raw, "items") else raw
-    return [(str(k), v if isinstance(v, bytes) else str(v).encode()) for k, v in items]
 
 
 def build_pipeline(
@@ -58,7 +53,6 @@ def build_pipeline(
     codec = AvroCodec(registry)
     for event in catalogue:
         codec.register(event.schema)
-    sink = TransactionalSink(conn.bootstrap, f"govbus-streams-{streams.worker_id}")
     dedupe = RedisDedupe(
         redis.Redis.from_url(conn.redis, socket_timeout=5),
         streams.app_id,
@@ -79,15 +73,46 @@ def build_pipeline(
         projector=Projector(codec, Pseudonymizer(keys)),
         codec=codec,
         policy=policy,
-        sink=sink,
+        sink=None,  # the runner commits each task through its own producer
         dedupe=dedupe,
         load_progress=lambda: read_progress(conn.bootstrap, streams.app_id),
     )
 
 
-def build_app(
+def build_runner(
     conn: ConnectionSettings, streams: StreamsSettings, catalogue: Catalogue, pipeline: Pipeline
-) -> faust.App:
+) -> Runner:
+    bootstrap, app_id = conn.bootstrap, streams.app_id
+    topics = [e.topic for e in catalogue]
+
+    def partitions_by_topic() -> dict[str, int]:
+        return partition_counts(bootstrap, topics)
+
+    def new_producer(task: int) -> TransactionalProducer:
+        return TransactionalProducer(producer_config(bootstrap, transactional_id(app_id, task)))
+
+    def progress(tps: list[TP]) -> dict[TP, dict[str, object]]:
+        return read_progress(bootstrap, app_id, only=tps)
+
+    return Runner(
+        pipeline,
+        Feed(bootstrap, app_id),
+        app_id=app_id,
+        task_count=partition_counts(bootstrap, [TASKS])[TASKS],
+        new_producer=new_producer,
+        read_progress=progress,
+        partitions_by_topic=partitions_by_topic,
+        settings=RunnerSettings(max_batch=streams.batch_size, linger_s=streams.batch_within_s),
+    )
+
+
+def build_app(conn: ConnectionSettings, streams: StreamsSettings, runner: Runner) -> faust.App:
+    """Faust runs the worker: group membership, task assignment and rebalances, timers.
+
+    The group's members subscribe to the task topic only; Faust's assignor hands each member
+    some of its partitions, and partition *t* means task *t* (``streams.tasks``). The runner
+    reads and commits the event topics' partitions of those tasks.
+    """
     datadir = streams.data_dir / streams.app_id
     datadir.mkdir(parents=True, exist_ok=True)  # Faust does not create parents
     app = faust.App(
@@ -97,93 +122,75 @@ def build_app(
         datadir=str(datadir),
         topic_disable_leader=True,
         store="memory://",
-        consumer_auto_offset_reset="earliest",
-        broker_commit_every=streams.batch_size,
-        broker_commit_interval=1.0,
+        consumer_auto_offset_reset="latest",
         topic_allow_declare=False,
+        broker_session_timeout=streams.session_timeout_s,
+        broker_heartbeat_interval=max(streams.session_timeout_s / 10, 0.5),
+        broker_rebalance_timeout=max(streams.session_timeout_s, GIVE_UP_WAIT_S + 10),
         producer_acks=-1,
         broker_credentials=faust_credentials(conn),
     )
-    source = app.topic(
-        *[e.topic for e in catalogue],
-        key_serializer="raw",
-        value_serializer="raw",
-        allow_empty=True,
-    )
-
+    tasks_topic = app.topic(TASKS, key_serializer="raw", value_serializer="raw", allow_empty=True)
     heartbeat = heartbeat_file(streams)
 
     async def beat() -> None:
-        # A live event loop, for `govbus health worker` (container and Kubernetes probes).
-        heartbeat.touch()
+        # A live event loop and a live runner, for `govbus health worker` (probes).
+        if runner.alive() and time.monotonic() - runner.last_loop < RUNNER_STALL_S:
+            heartbeat.touch()
 
     cast(Any, app).timer(interval=HEARTBEAT_S)(beat)  # Faust's timer decorator is untyped
 
-    @app.agent(source, name="govbus-route")
-    async def route_events(stream: Any) -> None:
-        async for events in stream.take_events(streams.batch_size, streams.batch_within_s):
-            batch = [
-                InMessage(
-                    e.message.topic,
-                    e.message.partition,
-                    e.message.offset,
-                    e.message.key,
-                    e.message.value,
-                    _headers(e.message.headers),
-                )
-                for e in events
-            ]
-            await commit_until_done(pipeline, batch)
-            for tp in {(m.topic, m.partition) for m in batch}:
-                last = max(m.offset for m in batch if (m.topic, m.partition) == tp)
-                highwater = app.consumer.highwater(TP(*tp))
-                if highwater is not None:
-                    pipeline.metrics.lag.set(
-                        max(highwater - last - 1, 0), {"topic": tp[0], "partition": tp[1]}
-                    )
+    @app.agent(tasks_topic, name="govbus-tasks")
+    async def task_topic(stream: Any) -> None:
+        # The task topic carries no records: its partitions are what the group assigns.
+        async for event in stream.events():
+            log.warning(
+                "ignoring a record on the task topic", extra={"offset": event.message.offset}
+            )
 
-    async def _assigned(sender: Any, *args: Any, signal: Any = None, **kwargs: Any) -> None:
-        pipeline.invalidate_progress()
+    # Faust sends the partitions positionally.
+    async def _revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
+        gone = _tasks(revoked)
+        if gone:
+            await _bounded(runner.give_up(gone), "giving tasks up")
+
+    async def _assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
+        await asyncio.wrap_future(runner.take_over(_tasks(assigned)))
+
+    async def _stopping(sender: Any, **kwargs: Any) -> None:
+        await _bounded(runner.stop(), "stopping the runner")
 
     # mode types receivers as sync-or-awaitable callables in a way no async def satisfies.
+    app.on_partitions_revoked.connect(_revoked)  # type: ignore[arg-type]
     app.on_partitions_assigned.connect(_assigned)  # type: ignore[arg-type]
-
+    app.on_before_shutdown.connect(_stopping)  # type: ignore[arg-type]
+    runner.start()
     return app
 
 
-async def commit_until_done(pipeline: Pipeline, batch: list[InMessage]) -> None:
-    """Never ack a batch that did not commit: retry while Kafka is unavailable; if the
-    worker cannot go on, exit hard so a restart re-reads from the committed progress."""
-    loop = asyncio.get_running_loop()
-    attempt = 0
-    while True:
-        try:
-            result = await loop.run_in_executor(None, pipeline.process, batch)
-        except (KafkaException, redis.RedisError) as exc:
-            delay = RETRY_BACKOFF_S[min(attempt, len(RETRY_BACKOFF_S) - 1)]
-            log.warning(
-                "batch commit failed; retrying", extra={"error": str(exc), "retry_in_s": delay}
-            )
-            attempt += 1
-            await asyncio.sleep(delay)
-            continue
-        except Exception:
-            log.exception("unexpected error in the pipeline; exiting so nothing is acked")
-            os._exit(70)
-        if result.outputs:
-            log.info(
-                "batch committed",
-                extra={
-                    "counts": dict(result.counts),
-                    "outputs": result.outputs,
-                    # cumulative per outcome: accepted, delivered:<subscriber>, duplicate,
-                    # dlq:<reason>, already_committed
-                    "totals": dict(pipeline.totals),
-                },
-            )
-        return
+def _tasks(tps: Any) -> set[int]:
+    return {tp.partition for tp in tps if tp.topic == TASKS}
 
 
+async def _bounded(done: concurrent.futures.Future[None], what: str) -> None:
+    """A rebalance must not wait forever on a stuck commit: after the bound the group moves
+    on, and fencing (not waiting) is what keeps a late commit out."""
+    try:
+        await asyncio.wait_for(asyncio.wrap_future(done), GIVE_UP_WAIT_S)
+    except TimeoutError:
+        log.warning("runner did not finish in time; fencing takes over", extra={"what": what})
+
+
+def partition_counts(bootstrap: str, topics: list[str]) -> dict[str, int]:
+    admin = AdminClient(client_config(bootstrap))
+    meta = admin.list_topics(timeout=10).topics
+    missing = [t for t in topics if t not in meta or meta[t].error is not None]
+    if missing:
+        raise ServiceUnavailableError(f"topics missing (run `govbus streams init`): {missing}")
+    return {t: len(meta[t].partitions) for t in topics}
+
+
+RUNNER_STALL_S = 60.0
 HEARTBEAT_S = 5.0
 
 

@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -33,14 +33,16 @@ from govbus.streams.dedupe import DedupeStore
 from govbus.streams.deliver import Projector, dead_letter
 from govbus.streams.messages import Accepted, InMessage, Output, Recipients, Rejected
 from govbus.streams.routing import Rejection, correction_targets, route
-from govbus.streams.sink import TP, progress_output
+from govbus.streams.sink import progress_output
+from govbus.streams.tasks import TP
 from govbus.streams.validate import Validator
 
 log = logging.getLogger(__name__)
 
 
 class Sink(Protocol):
-    """What the pipeline needs of a sink (the transactional one, or a list in unit tests)."""
+    """What :meth:`Pipeline.process` needs of a sink (a transactional one, or a list in unit
+    tests). The worker's runner commits task plans through its own per-task producers."""
 
     def commit(self, outputs: Sequence[Output]) -> None: ...
 
@@ -50,11 +52,38 @@ class PartitionState:
     next_offset: int = 0
     chain: ChainState = field(default_factory=ChainState)
 
+    @classmethod
+    def from_progress(cls, marker: dict[str, object]) -> PartitionState:
+        return cls(
+            int(str(marker["next_offset"])),
+            ChainState(
+                int(str(marker.get("audit_seq", 0))), str(marker.get("audit_head", GENESIS))
+            ),
+        )
+
 
 @dataclass
 class BatchResult:
     counts: Counter[str] = field(default_factory=Counter)
     outputs: int = 0
+
+
+@dataclass
+class TaskPlan:
+    """What one task commits for one batch, in one transaction: outputs ending with the
+    progress marker of each of its input partitions, and the states those markers hold."""
+
+    outputs: list[Output] = field(default_factory=list)
+    states: dict[TP, PartitionState] = field(default_factory=dict)
+    counts: Counter[str] = field(default_factory=Counter)
+    delivered_times: list[dt.datetime] = field(default_factory=list)
+    schemas: set[bytes] = field(default_factory=set)
+
+
+@dataclass
+class Plan:
+    tasks: dict[int, TaskPlan] = field(default_factory=dict)
+    result: BatchResult = field(default_factory=BatchResult)
 
 
 def identities(acc: Accepted) -> list[str]:
@@ -80,9 +109,26 @@ class _BatchOutputs:
     new_schemas: dict[bytes, Schema] = field(default_factory=dict)
     delivered_times: list[dt.datetime] = field(default_factory=list)
     recipients: dict[str, Recipients] = field(default_factory=dict)
+    # Per input partition: its inputs' outputs (slices of ``outputs``), schemas, outcomes.
+    by_tp: dict[TP, list[Output]] = field(default_factory=dict)
+    schemas_by_tp: dict[TP, list[bytes]] = field(default_factory=dict)
+    times_by_tp: dict[TP, list[dt.datetime]] = field(default_factory=dict)
+    counts_by_tp: dict[TP, Counter[str]] = field(default_factory=dict)
+
+
+def _one_task(partition: int) -> int:
+    return 0
 
 
 class Pipeline:
+    """Decides batches against the state of its input partitions.
+
+    Two states per input partition: *committed* (what the progress marker on Kafka says) and
+    *working* (committed plus the batches decided but not yet committed). Deciding the next
+    batch builds on the working state while the previous batch commits; a commit that fails
+    rewinds its partitions to the committed state, and their inputs are read again.
+    """
+
     def __init__(
         self,
         *,
@@ -91,7 +137,7 @@ class Pipeline:
         projector: Projector,
         codec: AvroCodec,
         policy: Callable[[], PolicyDocument],
-        sink: Sink,
+        sink: Sink | None,
         dedupe: DedupeStore,
         load_progress: Callable[[], dict[TP, dict[str, object]]],
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
@@ -105,54 +151,106 @@ class Pipeline:
         self.dedupe = dedupe
         self.clock = clock
         self._load_progress = load_progress
-        self._state: dict[TP, PartitionState] | None = None
+        self._loaded = False
+        self._committed: dict[TP, PartitionState] = {}
+        self._working: dict[TP, PartitionState] = {}
         self._published: set[bytes] = set()
         self._lock = threading.Lock()
         self.totals: Counter[str] = Counter()
         self.metrics = telemetry.BusMetrics()
 
-    def invalidate_progress(self) -> None:
-        """After a rebalance another worker may have committed progress for our partitions."""
-        with self._lock:
-            self._state = None
+    # -- state --------------------------------------------------------------------------
 
-    def _committed(self) -> dict[TP, PartitionState]:
-        if self._state is None:
-            self._state = {
-                tp: PartitionState(
-                    int(str(v["next_offset"])),
-                    ChainState(int(str(v.get("audit_seq", 0))), str(v.get("audit_head", GENESIS))),
-                )
-                for tp, v in self._load_progress().items()
-            }
-        return self._state
+    def load(self, markers: dict[TP, dict[str, object]], tps: Iterable[TP] = ()) -> None:
+        """Start ``tps`` (and every partition with a marker) from their committed progress;
+        a partition without a marker starts at offset 0 with an empty audit chain."""
+        for tp in tps:
+            self._committed[tp] = PartitionState()
+        for tp, marker in markers.items():
+            self._committed[tp] = PartitionState.from_progress(marker)
+        for tp in {*tps, *markers}:
+            self._working[tp] = copy.deepcopy(self._committed[tp])
+        self._loaded = True
+
+    def next_offset(self, tp: TP) -> int:
+        """Where reading ``tp`` resumes: its committed progress."""
+        return self._committed.get(tp, PartitionState()).next_offset
+
+    def rewind(self, tps: Iterable[TP]) -> None:
+        """Forget what was decided for ``tps`` but not committed."""
+        for tp in tps:
+            self._working[tp] = copy.deepcopy(self._committed.get(tp, PartitionState()))
+
+    def forget(self, tps: Iterable[TP]) -> None:
+        """``tps`` belong to another worker now."""
+        for tp in tps:
+            self._committed.pop(tp, None)
+            self._working.pop(tp, None)
+
+    def invalidate_progress(self) -> None:
+        """For :meth:`process`: read the progress markers again before the next batch."""
+        with self._lock:
+            self._loaded = False
+            self._committed.clear()
+            self._working.clear()
 
     def chain_id(self, tp: TP) -> str:
         return f"{self.app_id}|{tp[0]}|{tp[1]}"
 
-    def process(self, batch: Sequence[InMessage]) -> BatchResult:
-        with self._lock:
-            return self._process(batch)
+    # -- one batch ----------------------------------------------------------------------
 
-    def _process(self, batch: Sequence[InMessage]) -> BatchResult:
-        result = BatchResult()
-        committed = self._committed()
+    def process(self, batch: Sequence[InMessage]) -> BatchResult:
+        """Decide and commit one batch in one transaction through ``sink`` (the one-task
+        path: unit tests, tools)."""
+        if self.sink is None:
+            raise TypeError("process() needs a sink")
+        with self._lock:
+            if not self._loaded:
+                self.load(self._load_progress())
+            plan = self.decide(batch, _one_task)
+            task = plan.tasks.get(0)
+            if task is None:
+                return plan.result
+            try:
+                self.sink.commit(task.outputs)
+            except BaseException:
+                self.rewind(task.states)
+                raise
+            self.committed(task)
+            return plan.result
+
+    def committed(self, task: TaskPlan) -> None:
+        """``task``'s transaction committed: its states are now the committed ones."""
+        self._committed.update(task.states)
+        self._published.update(task.schemas)
+        self.totals.update(task.counts)
+        done = self.clock()
+        for event_time in task.delivered_times:
+            self.metrics.event_latency.record(max((done - event_time).total_seconds(), 0.0))
+
+    def decide(self, batch: Sequence[InMessage], task_of: Callable[[int], int]) -> Plan:
+        """Every input's outcome and outputs, grouped by task; the working state moves on.
+        Redis errors propagate before the working state changes."""
+        plan = Plan()
+        result = plan.result
         now = self.clock()
         fresh: list[InMessage] = []
         for msg in batch:
-            if msg.offset < committed.get((msg.topic, msg.partition), PartitionState()).next_offset:
+            tp = (msg.topic, msg.partition)
+            if msg.offset < self._working.get(tp, PartitionState()).next_offset:
                 result.counts["already_committed"] += 1
             else:
                 fresh.append(msg)
         if not fresh:
-            return result
+            return plan
+        started = time.monotonic()
         checked = [self.validator(msg, now) for msg in fresh]
         accepted = [c for c in checked if isinstance(c, Accepted)]
         duplicate_of = self._claims(accepted)
         originals = self._originals(accepted)
 
-        working = {tp: copy.deepcopy(st) for tp, st in committed.items()}
-        started = time.monotonic()
+        touched = sorted({(m.topic, m.partition) for m in fresh})
+        working = {tp: copy.deepcopy(self._working.get(tp, PartitionState())) for tp in touched}
         out = self._decide(
             checked,
             duplicate_of=duplicate_of,
@@ -161,36 +259,39 @@ class Pipeline:
             now=now,
             result=result,
         )
+        # Before the commit: a batch that fails is decided again and remembers the same again.
+        self.dedupe.remember(out.recipients)
+        for tp in touched:
+            task = plan.tasks.setdefault(task_of(tp[1]), TaskPlan())
+            for fingerprint in out.schemas_by_tp.get(tp, []):
+                task.outputs.append(
+                    Output(SCHEMAS, *schema_record(fingerprint, out.new_schemas[fingerprint]))
+                )
+                task.schemas.add(fingerprint)
+            task.outputs += out.by_tp.get(tp, [])
+            task.delivered_times += out.times_by_tp.get(tp, [])
+            task.counts.update(out.counts_by_tp.get(tp, Counter()))
+        for tp, writer in out.writers.items():
+            plan.tasks[task_of(tp[1])].outputs += writer.outputs
+        for tp in touched:
+            state = working[tp]
+            task = plan.tasks[task_of(tp[1])]
+            task.outputs.append(
+                progress_output(
+                    self.app_id,
+                    tp,
+                    state.next_offset,
+                    {"audit_seq": state.chain.seq, "audit_head": state.chain.head},
+                )
+            )
+            task.states[tp] = state
+        self._working.update(working)
         for output in out.outputs:
             if output.topic.startswith(DELIVER_PREFIX):
                 result.counts["delivered:" + output.topic.removeprefix(DELIVER_PREFIX)] += 1
-        touched = {(m.topic, m.partition) for m in fresh}
-        everything = [Output(SCHEMAS, *schema_record(fp, s)) for fp, s in out.new_schemas.items()]
-        everything += out.outputs
-        for writer in out.writers.values():
-            everything += writer.outputs
-        everything += [
-            progress_output(
-                self.app_id,
-                tp,
-                working[tp].next_offset,
-                {"audit_seq": working[tp].chain.seq, "audit_head": working[tp].chain.head},
-            )
-            for tp in sorted(touched)
-        ]
-        # Before the commit: a batch that fails is reprocessed and remembers the same again.
-        self.dedupe.remember(out.recipients)
-        self.sink.commit(everything)
-        for tp in touched:
-            committed[tp] = working[tp]
-        self._published.update(out.new_schemas)
+        result.outputs = sum(len(t.outputs) for t in plan.tasks.values())
         self.metrics.batch_duration.record(time.monotonic() - started)
-        done = self.clock()
-        for event_time in out.delivered_times:
-            self.metrics.event_latency.record(max((done - event_time).total_seconds(), 0.0))
-        result.outputs = len(everything)
-        self.totals.update(result.counts)
-        return result
+        return plan
 
     def _decide(
         self,
@@ -221,6 +322,8 @@ class Pipeline:
                 group=self.app_id,
                 message_id=item.envelope.id if isinstance(item, Accepted) else None,
             )
+            outputs_before, times_before = len(out.outputs), len(out.delivered_times)
+            schemas_before = len(out.new_schemas)
             with tracer.start_as_current_span(
                 f"process {msg.topic}",
                 context=telemetry.extract(msg.headers),
@@ -238,6 +341,14 @@ class Pipeline:
                 )
                 span.set_attribute("govbus.outcome", outcome)
                 result.counts[outcome] += 1
+            out.by_tp.setdefault(tp, []).extend(out.outputs[outputs_before:])
+            out.times_by_tp.setdefault(tp, []).extend(out.delivered_times[times_before:])
+            out.schemas_by_tp.setdefault(tp, []).extend(list(out.new_schemas)[schemas_before:])
+            counts = out.counts_by_tp.setdefault(tp, Counter())
+            counts[outcome] += 1
+            for output in out.outputs[outputs_before:]:
+                if output.topic.startswith(DELIVER_PREFIX):
+                    counts["delivered:" + output.topic.removeprefix(DELIVER_PREFIX)] += 1
         return out
 
     def _decide_one(
