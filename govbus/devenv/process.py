@@ -106,6 +106,14 @@ class Managed:
         self.pid_file.unlink(missing_ok=True)
         return True
 
+    def signal(self, sig: signal.Signals) -> bool:
+        """Send ``sig`` to our process (and its session); False if it is not running."""
+        pid = self.pid()
+        if pid is None:
+            return False
+        _signal_group(pid, sig)
+        return True
+
     def log_tail(self, lines: int = 20) -> str:
         try:
             return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])

@@ -68,6 +68,14 @@ class WorkerProcess:
     def stop(self) -> bool:
         return self.process.stop(timeout_s=30)
 
+    def pause(self) -> bool:
+        """SIGSTOP: frozen as by a long GC pause, a stopped VM or a partition -- it keeps its
+        sockets and its state, and carries on where it was when resumed."""
+        return self.process.signal(signal.SIGSTOP)
+
+    def resume(self) -> bool:
+        return self.process.signal(signal.SIGCONT)
+
     def kill(self) -> bool:
         """SIGKILL: no clean shutdown, no final commit."""
         return self.process.stop(timeout_s=5, sig=signal.SIGKILL)

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import random
+import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 import yaml
 from confluent_kafka import Consumer, TopicPartition
 
+from govbus.adapters.publisher import Publisher, PublishResult
+from govbus.demo.sample_data import birth
 from govbus.devenv.worker import WorkerProcess
 from govbus.gateway.reader import DeliveryReader, Received, read_deliveries
+from govbus.reconcile import Reconciliation, collect
+from govbus.schemas.catalogue import default_catalogue
 from govbus.schemas.topics import delivery_topic
 
 APPROVAL = {"approver": "hc", "approved_at": "2026-01-01T00:00:00Z"}
@@ -102,3 +110,38 @@ def start_worker(
     )
     worker.start(timeout_s=120)
     return worker
+
+
+class Load(threading.Thread):
+    """Publishes births through the SDK at a steady rate until stopped."""
+
+    def __init__(self, seed: str, rate_per_s: float = 40.0) -> None:
+        super().__init__(name="fault-load", daemon=True)
+        self.rng = random.Random(seed)
+        self.interval = 1.0 / rate_per_s
+        self.futures: list[Future[PublishResult]] = []
+        self.halt = threading.Event()
+        self.pub = Publisher("health")
+
+    def run(self) -> None:
+        while not self.halt.is_set():
+            self.futures.append(self.pub.publish(BIRTH, birth(self.rng, dt.date.today())))
+            time.sleep(self.interval)
+
+    def finish(self) -> list[str]:
+        """Stop, wait for every acknowledgement (the SDK buffers through a broker outage)
+        and return the acknowledged event ids. A failure would surface here, never vanish."""
+        self.halt.set()
+        self.join()
+        self.pub.close(timeout_s=120)
+        return [f.result(timeout=1).event_id for f in self.futures]
+
+
+def reconciled(bootstrap: str, app_id: str, since: dt.datetime, published: int) -> Reconciliation:
+    catalogue = default_catalogue()
+    result = collect(bootstrap, catalogue, app_id, since)
+    deadline = time.monotonic() + 120
+    while (result.pending or result.inputs < published) and time.monotonic() < deadline:
+        time.sleep(2)
+        result = collect(bootstrap, catalogue, app_id, since)
+    return result

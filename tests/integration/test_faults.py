@@ -15,7 +15,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
 from pathlib import Path
 
 import httpx
@@ -23,7 +22,6 @@ import psycopg
 import pytest
 
 from govbus.adapters.outbox_relay import OutboxRelay, pending_counts
-from govbus.adapters.publisher import Publisher, PublishResult
 from govbus.config import ConnectionSettings, GatewaySettings
 from govbus.demo.civil_registry import CivilRegistry
 from govbus.demo.sample_data import birth
@@ -31,47 +29,10 @@ from govbus.devenv.process import free_port
 from govbus.devenv.runtime import Runtime
 from govbus.devenv.worker import WorkerProcess
 from govbus.gateway.keystore import KeyStore
-from govbus.reconcile import Reconciliation, collect
-from govbus.schemas.catalogue import default_catalogue
 from govbus.schemas.envelope import delivery_id
-from tests.integration.helpers import birth_subscription, start_worker, wait_until
+from tests.integration.helpers import Load, birth_subscription, reconciled, start_worker, wait_until
 
 BIRTH = "gov.health.birth_registered"
-
-
-class Load(threading.Thread):
-    """Publishes births through the SDK at a steady rate until stopped."""
-
-    def __init__(self, seed: str, rate_per_s: float = 40.0) -> None:
-        super().__init__(name="fault-load", daemon=True)
-        self.rng = random.Random(seed)
-        self.interval = 1.0 / rate_per_s
-        self.futures: list[Future[PublishResult]] = []
-        self.halt = threading.Event()
-        self.pub = Publisher("health")
-
-    def run(self) -> None:
-        while not self.halt.is_set():
-            self.futures.append(self.pub.publish(BIRTH, birth(self.rng, dt.date.today())))
-            time.sleep(self.interval)
-
-    def finish(self) -> list[str]:
-        """Stop, wait for every acknowledgement (the SDK buffers through a broker outage)
-        and return the acknowledged event ids. A failure would surface here, never vanish."""
-        self.halt.set()
-        self.join()
-        self.pub.close(timeout_s=120)
-        return [f.result(timeout=1).event_id for f in self.futures]
-
-
-def reconciled(bootstrap: str, app_id: str, since: dt.datetime, published: int) -> Reconciliation:
-    catalogue = default_catalogue()
-    result = collect(bootstrap, catalogue, app_id, since)
-    deadline = time.monotonic() + 120
-    while (result.pending or result.inputs < published) and time.monotonic() < deadline:
-        time.sleep(2)
-        result = collect(bootstrap, catalogue, app_id, since)
-    return result
 
 
 @pytest.fixture
