@@ -65,7 +65,7 @@ class AuditRecord:
     def canonical(self) -> bytes:
         body = self._as_dict()
         del body["hash"]
-        return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+        return _CANONICAL(body).encode()
 
     def sealed(self) -> AuditRecord:
         return replace(self, hash=_digest(self.prev_hash, self.canonical()))
@@ -80,6 +80,11 @@ class AuditRecord:
 
 
 _FIELD_NAMES = tuple(f.name for f in dataclass_fields(AuditRecord))
+_DEFAULTS: dict[str, Any] = {
+    name: getattr(AuditRecord("accepted", "", "", 0), name) for name in _FIELD_NAMES
+}
+# The canonical form: sorted keys, no spaces, UTF-8 as is (one encoder, made once).
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
 
 
 def _digest(prev_hash: str, canonical: bytes) -> str:
@@ -97,6 +102,28 @@ def append(state: ChainState, record: AuditRecord) -> AuditRecord:
     sealed = replace(record, seq=state.seq + 1, prev_hash=state.head).sealed()
     state.seq, state.head = sealed.seq, sealed.hash
     return sealed
+
+
+def record_body(**values: Any) -> dict[str, Any]:
+    """The fields of an :class:`AuditRecord` as a dict, defaults filled in: for writers that
+    build many records per event (the worker) and must not pay for a dataclass each."""
+    unknown = values.keys() - _DEFAULTS.keys()
+    if unknown:
+        raise TypeError(f"unknown audit fields: {sorted(unknown)}")
+    return {**_DEFAULTS, **values}
+
+
+def append_body(state: ChainState, body: dict[str, Any]) -> bytes:
+    """:func:`append_json` for a record given as :func:`record_body`'s dict (changed in
+    place: seq, prev_hash). Byte for byte what ``append_json`` writes for the same record."""
+    body["seq"] = state.seq + 1
+    body["prev_hash"] = state.head
+    hashed = body.pop("hash", "")
+    canonical = _CANONICAL(body).encode()
+    body["hash"] = hashed
+    digest = _digest(state.head, canonical)
+    state.seq, state.head = body["seq"], digest
+    return canonical[:-1] + b',"hash":"' + digest.encode() + b'"}'
 
 
 def append_json(state: ChainState, record: AuditRecord) -> bytes:

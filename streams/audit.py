@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import replace
+from typing import Any
 
 from govbus import telemetry
-from govbus.schemas.audit import AuditRecord, ChainState, append
+from govbus.schemas.audit import AuditRecord, ChainState, append_body, record_body
 from govbus.schemas.envelope import Envelope, header_dict
 from govbus.schemas.topics import AUDIT
 from govbus.streams.deliver import Delivery
@@ -22,12 +22,11 @@ def _position(msg: InMessage) -> str:
     return f"{msg.topic}/{msg.partition}/{msg.offset}"
 
 
-def _base(msg: InMessage, env: Envelope | None, now: dt.datetime, chain: str) -> AuditRecord:
-    return AuditRecord(
+def _base(msg: InMessage, env: Envelope | None, now: str, chain: str) -> dict[str, Any]:
+    return record_body(
         kind="accepted",
-        at=now.isoformat(),
+        at=now,
         chain=chain,
-        seq=0,
         event_id=env.id if env else "",
         source=env.source if env else "",
         type=env.type if env else "",
@@ -43,50 +42,56 @@ def audit_output(record: AuditRecord) -> Output:
 
 
 class AuditWriter:
-    """Appends sealed records to one chain (one per input partition)."""
+    """Appends sealed records to one chain (one per input partition). Records are built as
+    plain dicts and serialised once each: a worker writes several per event."""
 
     def __init__(self, chain_id: str, state: ChainState, now: dt.datetime) -> None:
         self.chain_id = chain_id
+        self._key = chain_id.encode()
         self.state = state
-        self.now = now
+        self.now = now.isoformat()
         self.outputs: list[Output] = []
+        self._accepted: tuple[Accepted, dict[str, Any]] | None = None
 
-    def _add(self, record: AuditRecord) -> None:
-        self.outputs.append(audit_output(append(self.state, record)))
+    def _add(self, body: dict[str, Any]) -> None:
+        self.outputs.append(Output(AUDIT, self._key, append_body(self.state, body)))
+
+    def _event_base(self, acc: Accepted) -> dict[str, Any]:
+        # accepted() and the delivered() that follow it share the event's fields.
+        if self._accepted is None or self._accepted[0] is not acc:
+            self._accepted = (acc, _base(acc.msg, acc.envelope, self.now, self.chain_id))
+        return self._accepted[1]
 
     def accepted(self, acc: Accepted) -> None:
-        self._add(_base(acc.msg, acc.envelope, self.now, self.chain_id))
+        self._add(dict(self._event_base(acc)))
 
     def delivered(self, acc: Accepted, delivery: Delivery) -> None:
         sub = delivery.subscription
-        base = _base(acc.msg, acc.envelope, self.now, self.chain_id)
+        env = acc.envelope
         self._add(
-            replace(
-                base,
-                kind="delivered",
-                subscriber=sub.subscriber,
-                subscription=sub.id,
-                delivery_id=delivery.delivery_id,
-                fields=dict(delivery.fields),
-                legal_basis=sub.legal_basis,
-                purpose=sub.purpose,
+            {
+                **self._event_base(acc),
+                "kind": "delivered",
+                "subscriber": sub.subscriber,
+                "subscription": sub.id,
+                "delivery_id": delivery.delivery_id,
+                "fields": dict(delivery.fields),
+                "legal_basis": sub.legal_basis,
+                "purpose": sub.purpose,
                 # Corrections and retractions are tracked until their recipients acknowledge.
-                reason=acc.envelope.amendment or "",
-                detail=f"{acc.envelope.amendment} of {acc.envelope.corrects}"
-                if acc.envelope.corrects
-                else "",
-            )
+                "reason": env.amendment or "",
+                "detail": f"{env.amendment} of {env.corrects}" if env.corrects else "",
+            }
         )
 
     def duplicate(self, acc: Accepted, identity: str, holder: str) -> None:
-        base = _base(acc.msg, acc.envelope, self.now, self.chain_id)
         self._add(
-            replace(
-                base,
-                kind="duplicate",
-                reason=identity.split(":", 1)[0],
-                detail=f"first seen at {holder}",
-            )
+            {
+                **self._event_base(acc),
+                "kind": "duplicate",
+                "reason": identity.split(":", 1)[0],
+                "detail": f"first seen at {holder}",
+            }
         )
 
     def dead_letter(self, rej: Rejected) -> None:
@@ -94,13 +99,13 @@ class AuditWriter:
             env: Envelope | None = Envelope.from_headers(rej.msg.headers)
         except ValueError:
             env = None
-        base = _base(rej.msg, env, self.now, self.chain_id)
+        body = _base(rej.msg, env, self.now, self.chain_id)
         if env is None:  # keep what identifies the event, checked, without trusting it
             raw = _safe_headers(rej.msg)
-            base = replace(
-                base, event_id=raw.get("ce_id", "")[:128], source=raw.get("ce_source", "")[:128]
-            )
-        self._add(replace(base, kind="dead_letter", reason=rej.reason, detail=rej.message[:400]))
+            body["event_id"] = raw.get("ce_id", "")[:128]
+            body["source"] = raw.get("ce_source", "")[:128]
+        body.update(kind="dead_letter", reason=rej.reason, detail=rej.message[:400])
+        self._add(body)
 
 
 def _safe_headers(msg: InMessage) -> dict[str, str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, replace
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -13,7 +14,9 @@ from govbus.schemas.audit import (
     AuditRecord,
     ChainState,
     append,
+    append_body,
     append_json,
+    record_body,
     verify,
     verify_heads,
 )
@@ -110,3 +113,38 @@ def test_the_one_pass_json_seals_the_same_chain(records: list[AuditRecord]) -> N
     assert parsed == [append(usual, r) for r in records]
     assert (one_pass.seq, one_pass.head) == (usual.seq, usual.head)
     assert verify(parsed) == []
+
+
+@given(
+    st.lists(
+        st.builds(
+            AuditRecord,
+            kind=st.sampled_from(["accepted", "delivered", "dead_letter"]),
+            at=st.just("2026-11-23T00:00:00+00:00"),
+            chain=st.just("app|t|0"),
+            seq=st.just(0),
+            event_id=st.text(max_size=20),
+            subject=st.text(max_size=20),
+            fields=st.dictionaries(st.text(max_size=8), st.text(max_size=8), max_size=4),
+            detail=st.text(max_size=30),
+        ),
+        max_size=5,
+    )
+)
+def test_the_worker_s_dict_records_seal_byte_for_byte_as_the_dataclass_ones(
+    records: list[AuditRecord],
+) -> None:
+    from_bodies, from_records = ChainState(), ChainState()
+    written = [
+        append_body(
+            from_bodies, record_body(**{k: v for k, v in r._as_dict().items() if k != "hash"})
+        )
+        for r in records
+    ]
+    assert written == [append_json(from_records, r) for r in records]
+    assert (from_bodies.seq, from_bodies.head) == (from_records.seq, from_records.head)
+
+
+def test_a_record_body_refuses_a_field_the_record_does_not_have() -> None:
+    with pytest.raises(TypeError, match="unknown audit fields"):
+        record_body(kind="accepted", colour="red")
