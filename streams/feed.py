@@ -22,6 +22,7 @@ from govbus.streams.messages import InMessage
 from govbus.streams.tasks import TP
 
 log = logging.getLogger(__name__)
+PREFETCH_KB = 256
 
 
 def _at(tp: TP, offset: int) -> TopicPartition:
@@ -42,7 +43,17 @@ class Feed:
                     "isolation.level": "read_committed",
                     "fetch.wait.max.ms": 20,
                     "fetch.min.bytes": 1,
-                    "queued.max.messages.kbytes": 32768,
+                    # Fairness: a small prefetch, fetched across all partitions in turn, so an
+                    # event on a quiet topic waits behind a few hundred queued events of a
+                    # busy one, not behind its backlog (librdkafka's defaults queue up to
+                    # 64 MB: minutes of a bulk load; tests/integration/test_fairness.py).
+                    "queued.max.messages.kbytes": PREFETCH_KB,
+                    "queued.min.messages": 100,
+                    "fetch.max.bytes": PREFETCH_KB * 1024,
+                    # Only to satisfy librdkafka's check (fetch >= message max); a consumer
+                    # sends no messages, and a larger record batch is still fetched whole.
+                    "message.max.bytes": PREFETCH_KB * 1024,
+                    "max.partition.fetch.bytes": PREFETCH_KB * 1024 // 4,
                     "enable.partition.eof": False,
                     **extra,
                 },
