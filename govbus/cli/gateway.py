@@ -57,9 +57,14 @@ def run() -> None:
 @keys_app.command()
 def issue(
     department: Annotated[str, typer.Option(help="department id, e.g. public_security")],
-    role: Annotated[list[str], typer.Option(help="subscriber, publisher, admin, citizen_portal")],
+    role: Annotated[
+        list[str], typer.Option(help="subscriber, publisher, admin, auditor, citizen_portal")
+    ],
 ) -> None:
-    """Issue a key; it is shown once (only its hash is stored)."""
+    """Issue a key; it is shown once (only its hash is stored). The operator's bootstrap
+    path (direct database access): the first admin keys of the bureau and of each
+    department come from here; from then on admins issue keys through the gateway, within
+    their powers (docs/security.md)."""
     console.print(_store().issue(department, role))
 
 
