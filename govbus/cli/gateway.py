@@ -110,6 +110,32 @@ def acl_sync() -> None:
     console.print(f"revoked: {', '.join(report.revoked) or '-'}")
 
 
+@acl_app.command("follow")
+def acl_follow(
+    resync_s: Annotated[float, typer.Option(help="sync at least this often")] = 30.0,
+) -> None:
+    """Keep the ACLs in step with the policy topic: a revoked or expired subscription
+    takes its department's Kafka-native access with it within seconds. Run one copy."""
+    from confluent_kafka.admin import AdminClient  # noqa: PLC0415
+
+    from govbus.gateway.acl_follow import AclFollower  # noqa: PLC0415
+    from govbus.schemas.catalogue import default_catalogue  # noqa: PLC0415
+
+    setup_logging()
+    conn = load(ConnectionSettings)
+    follower = AclFollower(
+        conn.bootstrap,
+        conn.policy_topic,
+        AdminClient(client_config(conn.bootstrap)),
+        default_catalogue(),
+        resync_s=resync_s,
+    )
+    try:
+        follower.run()
+    finally:
+        follower.close()
+
+
 @acl_app.command("user")
 def acl_user(department: Annotated[str, typer.Argument(help="department id")]) -> None:
     """Create or rotate the department's SCRAM-SHA-512 user; prints the password once."""
