@@ -212,11 +212,6 @@ def test_one_provider_cannot_open_another_providers_conditional_type(
             r = http.post("/v1/admin/subscriptions", json=body, headers={"X-API-Key": requester})
             assert r.status_code == 201, r.text
             assert r.json()["status"] == "pending"
-            inbox = http.get("/v1/admin/approvals", headers=health_admin).json()
-            mine = [a for a in inbox["awaiting"] if a["subscription"] == sub_id]
-            assert [a["provider"] for a in mine] == ["health"]  # only its own part
-            assert mine[0]["overdue"] is False
-
             r = http.post(
                 f"/v1/admin/subscriptions/{sub_id}/approve",
                 json={"reason": "statutory duty", "reference": "PS-1"},
@@ -246,6 +241,11 @@ def test_one_provider_cannot_open_another_providers_conditional_type(
             assert wait_until(lambda: household_id in pulled(), 60)
             time.sleep(2)
             assert death_id not in pulled()
+            # Health's part waits in health's inbox, with its deadline.
+            inbox = http.get("/v1/admin/approvals", headers=health_admin).json()
+            mine = [a for a in inbox["awaiting"] if a["subscription"] == sub_id]
+            assert [a["provider"] for a in mine] == ["health"]
+            assert mine[0]["overdue"] is False
 
             r = http.post(
                 f"/v1/admin/subscriptions/{sub_id}/approve",
