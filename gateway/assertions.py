@@ -18,7 +18,7 @@ from typing import Any
 import jwt
 import redis
 
-from govbus.gateway.auth import ALGORITHMS, LEEWAY_S
+from govbus.gateway.auth import LEEWAY_S, decode_signed
 from govbus.gateway.problems import Problem
 
 MAX_IDS = 20
@@ -53,23 +53,16 @@ class CitizenAssertions:
         """The identifiers the citizen may ask about, or 401 (and the assertion is spent)."""
         if not self.keys:
             raise refused("invalid-assertion", "citizen assertions are not configured here")
-        claims = None
-        for key in self.keys:
-            try:
-                claims = jwt.decode(
-                    token,
-                    key,
-                    algorithms=ALGORITHMS,
-                    audience=self.audience,
-                    issuer=self.issuer,
-                    options={"require": ["exp", "iat", "sub", "aud", "jti"]},
-                    leeway=LEEWAY_S,
-                )
-                break
-            except jwt.InvalidSignatureError:
-                continue
-            except jwt.PyJWTError as exc:
-                raise refused("invalid-assertion", f"{type(exc).__name__}") from None
+        try:
+            claims = decode_signed(
+                token,
+                self.keys,
+                audience=self.audience,
+                issuer=self.issuer,
+                required=["exp", "iat", "sub", "aud", "jti"],
+            )
+        except jwt.PyJWTError as exc:
+            raise refused("invalid-assertion", type(exc).__name__) from None
         if claims is None:
             raise refused("invalid-assertion", "bad signature")
         lifetime = float(claims["exp"]) - float(claims["iat"])

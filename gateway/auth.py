@@ -17,7 +17,29 @@ from govbus.schemas.topics import check_party_id
 
 ALGORITHMS = ["RS256", "ES256"]
 LEEWAY_S = 30  # clock skew allowed on exp/nbf; a stream ends when a request would be refused
-__all__ = ["ALGORITHMS", "Authenticator", "Principal", "unauthorized"]
+__all__ = ["ALGORITHMS", "Authenticator", "Principal", "decode_signed", "unauthorized"]
+
+
+def decode_signed(
+    token: str, keys: list[Any], *, audience: str, issuer: str | None, required: list[str]
+) -> dict[str, Any] | None:
+    """The claims of ``token`` if one of ``keys`` signed it, None if none did. Any other
+    fault (expired, wrong audience or issuer, a missing claim) raises jwt.PyJWTError."""
+    for key in keys:
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key,
+                algorithms=ALGORITHMS,
+                audience=audience,
+                issuer=issuer,
+                options={"require": required},
+                leeway=LEEWAY_S,
+            )
+        except jwt.InvalidSignatureError:
+            continue
+        return claims
+    return None
 
 
 def unauthorized(detail: str) -> Problem:
@@ -76,23 +98,16 @@ class Authenticator:
     def _jwt(self, token: str) -> Principal:
         if not self.jwt_keys and self.jwks is None:
             raise unauthorized("bearer tokens are not accepted here")
-        claims = None
-        for key in self._candidate_keys(token):
-            try:
-                claims = jwt.decode(
-                    token,
-                    key,
-                    algorithms=ALGORITHMS,
-                    audience=self.audience,
-                    issuer=self.issuer,
-                    options={"require": ["exp", "sub", "aud"]},
-                    leeway=LEEWAY_S,
-                )
-                break
-            except jwt.InvalidSignatureError:
-                continue
-            except jwt.PyJWTError as exc:
-                raise unauthorized(f"the bearer token is not valid: {type(exc).__name__}") from None
+        try:
+            claims = decode_signed(
+                token,
+                self._candidate_keys(token),
+                audience=self.audience,
+                issuer=self.issuer,
+                required=["exp", "sub", "aud"],
+            )
+        except jwt.PyJWTError as exc:
+            raise unauthorized(f"the bearer token is not valid: {type(exc).__name__}") from None
         if claims is None:
             raise unauthorized("the bearer token is not valid: bad signature")
         department = str(claims.get("department", claims["sub"]))
