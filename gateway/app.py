@@ -33,6 +33,7 @@ from govbus.gateway.keystore import KeyStore
 from govbus.gateway.problems import Problem, install, problem_response
 from govbus.gateway.ratelimit import RateLimiter
 from govbus.gateway.reader import DeliveryDecoder
+from govbus.gateway.recheck import Rechecks
 from govbus.licences import LicenceStore
 from govbus.pseudonym import Pseudonymizer
 
@@ -61,16 +62,17 @@ def create_app(
         disclosures, licences = DisclosureStore(conn.pg), LicenceStore(conn.pg)
         disclosures.init()
         licences.init()
+        auth = Authenticator(
+            keys,
+            settings.jwt_public_keys,
+            settings.jwt_issuer,
+            settings.jwt_audience,
+            settings.jwks_url,
+            bureau=settings.bureau_department,
+        )
         app.state.services = Services(
             settings=settings,
-            auth=Authenticator(
-                keys,
-                settings.jwt_public_keys,
-                settings.jwt_issuer,
-                settings.jwt_audience,
-                settings.jwks_url,
-                bureau=settings.bureau_department,
-            ),
+            auth=auth,
             limiter=RateLimiter(
                 shared_redis,
                 settings.rate_limit_per_minute,
@@ -94,6 +96,7 @@ def create_app(
                 settings.citizen_assertion_max_age_s,
                 shared_redis,
             ),
+            rechecks=Rechecks(auth),
         )
         yield
         app.state.services.publishers.close()

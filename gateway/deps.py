@@ -23,6 +23,7 @@ from govbus.gateway.consume import Consumption
 from govbus.gateway.keystore import KeyStore
 from govbus.gateway.problems import Problem
 from govbus.gateway.ratelimit import RateLimiter
+from govbus.gateway.recheck import Rechecks
 from govbus.licences import LicenceStore
 from govbus.pseudonym import Pseudonymizer
 
@@ -60,6 +61,7 @@ class Services:
     licences: LicenceStore
     pseudonymizer: Pseudonymizer
     assertions: CitizenAssertions
+    rechecks: Rechecks
 
 
 def services(request: Request) -> Services:

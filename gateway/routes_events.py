@@ -162,11 +162,11 @@ async def stream(
         return ServerSentEvent(json.dumps(body), event="govbus.error").encode()
 
     async def events() -> AsyncIterator[bytes]:
-        page, checked = first, time.monotonic()
+        page, read_at, checked = first, time.monotonic(), time.monotonic()
         while True:
             if page.events or time.monotonic() - checked >= recheck_s:
                 # Before sending anything: a delivery made after a revocation never leaves.
-                ended = await run_in_threadpool(svc.auth.still_valid, who)
+                ended = await svc.rechecks.ended(who, read_at)
                 checked = time.monotonic()
                 if ended is not None:
                     yield error_event(ended)
@@ -187,6 +187,7 @@ async def stream(
                 page = await svc.consumption.pull(
                     who.department, cursor=page.cursor, limit=100, wait_s=2
                 )
+                read_at = time.monotonic()
             except Problem as exc:  # mid-stream: say why and end; the client resumes later
                 yield error_event(exc)
                 return

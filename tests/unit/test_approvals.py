@@ -1,15 +1,21 @@
-"""Conditional requests answered part by part, and the working-day deadline."""
+"""Conditional requests answered part by part, the working-day deadline, and the gateway's
+cheap refusals: the client bucket, the access-log redaction, shared stream re-checks."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import time
 from typing import Any
 
 import pytest
 
 from govbus.gateway import approvals
 from govbus.gateway.access_log import redact
+from govbus.gateway.authority import Principal
 from govbus.gateway.clientlimit import ClientLimiter
+from govbus.gateway.problems import Problem
+from govbus.gateway.recheck import Rechecks
 from govbus.policy import Subscription
 from govbus.schemas.catalogue import default_catalogue
 
@@ -139,3 +145,36 @@ def test_the_client_bucket_refuses_a_flood_and_refills() -> None:
 )
 def test_the_access_log_keeps_no_identifier(target: str, logged: str | None) -> None:
     assert redact(target) == (logged or target)
+
+
+class CountingAuth:
+    """Stands in for the Authenticator's database check (Rechecks only calls still_valid)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.revoked = False
+
+    def still_valid(self, who: Principal) -> Problem | None:
+        self.calls += 1
+        time.sleep(0.05)  # a database round trip
+        return Problem(401, "credential-revoked", "revoked") if self.revoked else None
+
+
+def test_streams_of_one_key_share_each_recheck_and_never_skip_one() -> None:
+    auth = CountingAuth()
+    checks = Rechecks(auth)  # type: ignore[arg-type]  # only still_valid is used
+    who = Principal("ps", frozenset({"subscriber"}), "key:k", key_id="k")
+
+    async def scenario() -> None:
+        read_at = time.monotonic()
+        answers = await asyncio.gather(*(checks.ended(who, read_at) for _ in range(50)))
+        assert answers == [None] * 50
+        assert auth.calls == 1  # one query served the fifty streams
+        auth.revoked = True
+        # A page read after that check needs a check of its own: it sees the revocation.
+        ended = await checks.ended(who, time.monotonic())
+        assert ended is not None
+        assert ended.code == "credential-revoked"
+        assert auth.calls == 2
+
+    asyncio.run(scenario())
