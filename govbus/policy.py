@@ -98,7 +98,7 @@ class Approval(_Model):
 
 
 class Rejection(_Model):
-    """A provider's no to its part, with the reason recorded (DOMAIN: conditional sharing)."""
+    """A provider's no to its part; the sharing rules require the reason to be recorded."""
 
     provider: str
     rejecter: str
