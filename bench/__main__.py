@@ -247,6 +247,10 @@ def gateway_pull(conn: ConnectionSettings, n: int) -> dict[str, Any]:
                 **os.environ,
                 "GOVBUS_GATEWAY_PORT": str(port),
                 "GOVBUS_RATE_LIMIT_PER_MINUTE": "100000",
+                # One client address pulls as fast as it can: measure the gateway, not
+                # the per-address bucket that refuses floods before authentication.
+                "GOVBUS_CLIENT_RATE_PER_SECOND": "100000",
+                "GOVBUS_CLIENT_BURST": "100000",
             },
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -3,6 +3,7 @@ problem+json errors, and the routers."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -15,22 +16,30 @@ from govbus.config import ConnectionSettings, GatewaySettings, KeySettings, load
 from govbus.devenv.probes import kafka_ready, pg_ready, redis_ready
 from govbus.disclosures import DisclosureStore
 from govbus.gateway import (
+    access_log,
     routes_admin,
     routes_citizens,
     routes_events,
     routes_inbound,
     routes_publish,
 )
+from govbus.gateway.assertions import CitizenAssertions
 from govbus.gateway.audit import GatewayAudit
 from govbus.gateway.auth import Authenticator
+from govbus.gateway.clientlimit import ClientLimiter
 from govbus.gateway.consume import Consumption
 from govbus.gateway.deps import Publishers, Services
 from govbus.gateway.keystore import KeyStore
 from govbus.gateway.problems import Problem, install, problem_response
 from govbus.gateway.ratelimit import RateLimiter
 from govbus.gateway.reader import DeliveryDecoder
+from govbus.gateway.recheck import Rechecks
 from govbus.licences import LicenceStore
 from govbus.pseudonym import Pseudonymizer
+
+# A client's X-Request-ID is copied into audit records and logs: only short, plain ones are
+# kept; any other is replaced by a fresh id (returned in the response's X-Request-ID).
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 def create_app(
@@ -41,22 +50,31 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        keys = KeyStore(conn.pg, settings.api_key_pepper.get_secret_value().encode())
+        keys = KeyStore(
+            conn.pg,
+            settings.api_key_pepper.get_secret_value().encode(),
+            positive_ttl_s=settings.key_cache_s,
+            negative_ttl_s=settings.key_negative_cache_s,
+        )
         keys.init()
+        keys.open_pool(settings.key_pool_size)
+        shared_redis = redis.Redis.from_url(conn.redis, socket_timeout=2)
         disclosures, licences = DisclosureStore(conn.pg), LicenceStore(conn.pg)
         disclosures.init()
         licences.init()
+        auth = Authenticator(
+            keys,
+            settings.jwt_public_keys,
+            settings.jwt_issuer,
+            settings.jwt_audience,
+            settings.jwks_url,
+            bureau=settings.bureau_department,
+        )
         app.state.services = Services(
             settings=settings,
-            auth=Authenticator(
-                keys,
-                settings.jwt_public_keys,
-                settings.jwt_issuer,
-                settings.jwt_audience,
-                settings.jwks_url,
-            ),
+            auth=auth,
             limiter=RateLimiter(
-                redis.Redis.from_url(conn.redis, socket_timeout=2),
+                shared_redis,
                 settings.rate_limit_per_minute,
                 settings.quota_per_day,
             ),
@@ -71,11 +89,20 @@ def create_app(
             disclosures=disclosures,
             licences=licences,
             pseudonymizer=Pseudonymizer(load(KeySettings)),
+            assertions=CitizenAssertions(
+                settings.citizen_assertion_keys,
+                settings.citizen_assertion_issuer,
+                settings.citizen_assertion_audience,
+                settings.citizen_assertion_max_age_s,
+                shared_redis,
+            ),
+            rechecks=Rechecks(auth),
         )
         yield
         app.state.services.publishers.close()
         app.state.services.consumption.close()
         app.state.services.audit.flush()
+        keys.close()
 
     app = FastAPI(
         title="govbus gateway",
@@ -84,12 +111,25 @@ def create_app(
         description="Subscribing departments read only their own deliveries.",
     )
     install(app)
+    access_log.install()
+    clients = ClientLimiter(settings.client_rate_per_second, settings.client_burst)
 
     @app.middleware("http")
     async def request_limits(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        request.state.request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        given = request.headers.get("x-request-id", "")
+        request.state.request_id = given if REQUEST_ID.match(given) else uuid.uuid4().hex
+        wait = clients.retry_after(request.client.host if request.client else "-")
+        if wait > 0:
+            return problem_response(
+                request,
+                429,
+                "client-rate-limited",
+                f"more than {settings.client_rate_per_second:g} requests a second from your "
+                "address",
+                headers={"Retry-After": str(max(1, round(wait + 0.5)))},
+            )
         length = request.headers.get("content-length")
         if length is None and request.method in ("POST", "PUT", "PATCH"):
             # A chunked body could otherwise slip past the size limit.

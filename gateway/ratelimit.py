@@ -1,5 +1,6 @@
 """Per department, counted in Redis (shared by every gateway instance): a request rate per
-minute and a request quota per day. Over either: 429 with Retry-After."""
+minute and a request quota per day. Over either: 429 with Retry-After. ``limit`` counts
+anything else the same way (disclosure reports per caller and per subject)."""
 
 from __future__ import annotations
 
@@ -19,17 +20,14 @@ class RateLimiter:
         self.per_minute = per_minute
         self.per_day = per_day
 
-    def check(self, department: str) -> None:
-        now = time.time()
-        minute_key = f"govbus:ratelimit:{department}:{int(now // MINUTE)}"
-        day_key = f"govbus:quota:{department}:{int(now // DAY)}"
+    def _count(self, *keys: tuple[str, int]) -> list[int]:
+        """Increment each (key, window) counter; the counts after."""
         try:
             pipe = self.client.pipeline(transaction=False)
-            pipe.incr(minute_key)
-            pipe.expire(minute_key, 2 * MINUTE)
-            pipe.incr(day_key)
-            pipe.expire(day_key, 2 * DAY)
-            this_minute, _, today, _ = pipe.execute()
+            for key, window in keys:
+                pipe.incr(key)
+                pipe.expire(key, 2 * window)
+            return [int(n) for n in pipe.execute()[::2]]
         except redis.RedisError:
             raise Problem(
                 503,
@@ -37,6 +35,19 @@ class RateLimiter:
                 "cannot check the rate limit; try again shortly",
                 headers={"Retry-After": "5"},
             ) from None
+
+    def limit(self, name: str, limit: int, window_s: int, *, code: str, detail: str) -> None:
+        """At most ``limit`` of ``name`` per fixed window of ``window_s``; 429 beyond."""
+        now = time.time()
+        (count,) = self._count((f"govbus:limit:{name}:{int(now // window_s)}", window_s))
+        _enforce(count, limit, window_s, now, code=code, detail=detail)
+
+    def check(self, department: str) -> None:
+        now = time.time()
+        this_minute, today = self._count(
+            (f"govbus:ratelimit:{department}:{int(now // MINUTE)}", MINUTE),
+            (f"govbus:quota:{department}:{int(now // DAY)}", DAY),
+        )
         if self.per_day is not None:
             _enforce(
                 int(today),

@@ -1,8 +1,10 @@
 """Admin routes: subscriptions (request, approve, reject, revoke) written to the policy
-topic, and API keys. Every action is audited.
+topic, the providers' inbox of unanswered requests, and API keys. Every change is audited.
 
-Sharing-type rules: a subscription to conditional data starts 'pending' and becomes active
-only when an admin of the *providing* department approves it; not-shared data is refused;
+Who may do which is decided in authority.py; here each route says what it touches.
+Sharing-type rules: a subscription to conditional data starts 'pending'; each provider
+approves or rejects the part covering the types it owns (approvals.py), and the worker
+delivers a type only once its own provider approved. Not-shared data is refused;
 unconditional data is active at once.
 """
 
@@ -11,28 +13,32 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, ValidationError
 
 from govbus import policy_store
-from govbus.gateway.auth import Principal
-from govbus.gateway.deps import ServicesDep, principal
-from govbus.gateway.keystore import ROLES
+from govbus.gateway import approvals
+from govbus.gateway.authority import ROLES, Action, Principal, Target
+from govbus.gateway.deps import Grant, ServicesDep, authorized
 from govbus.gateway.problems import PROBLEM_RESPONSES, Problem
-from govbus.policy import Approval, InboundAgreement, PolicyDocument, Subscription, validate
+from govbus.policy import InboundAgreement, PolicyDocument, Subscription, validate
 from govbus.schemas.catalogue import default_catalogue
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], responses=PROBLEM_RESPONSES)
 SubscriptionId = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9._-]{1,80}$")]
+KeyId = Annotated[str, Path(pattern=r"^[0-9a-f]{12}$")]
 
 
-def admin(who: Annotated[Principal, Depends(principal)]) -> Principal:
-    who.require("admin")
-    return who
-
-
-AdminDep = Annotated[Principal, Depends(admin)]
+# Each route's one authority dependency (authority.decide, through deps.authorized).
+ViewSubscriptions = Annotated[Grant, Depends(authorized(Action.VIEW_SUBSCRIPTIONS))]
+RequestSubscription = Annotated[Grant, Depends(authorized(Action.REQUEST_SUBSCRIPTION))]
+DecideSubscription = Annotated[Grant, Depends(authorized(Action.DECIDE_SUBSCRIPTION))]
+RevokeSubscription = Annotated[Grant, Depends(authorized(Action.REVOKE_SUBSCRIPTION))]
+ViewApprovals = Annotated[Grant, Depends(authorized(Action.VIEW_APPROVALS))]
+IssueKey = Annotated[Grant, Depends(authorized(Action.ISSUE_KEY))]
+ViewKeys = Annotated[Grant, Depends(authorized(Action.VIEW_KEYS))]
+RevokeKey = Annotated[Grant, Depends(authorized(Action.REVOKE_KEY))]
 
 
 class SubscriptionRequest(BaseModel):
@@ -52,18 +58,22 @@ class Decision(BaseModel):
 
 
 class KeyRequest(BaseModel):
-    department: str
-    roles: list[str] = Field(min_length=1)
+    department: str = Field(pattern=r"^[a-z][a-z0-9_]{1,62}$")
+    roles: list[str] = Field(min_length=1, max_length=len(ROLES))
 
 
-def _conditional_owners(sub: Subscription) -> set[str]:
+def target_of(sub: Subscription) -> Target:
+    """What a subscription is, to the authority model: whose, and whose data."""
     catalogue = default_catalogue()
-    owners = set()
-    for type_name in sub.event_types:
-        event = catalogue.latest(type_name)
-        if event is not None and event.sharing == "conditional":
-            owners.add(event.owner)
-    return owners
+    return Target(
+        department=sub.subscriber,
+        providers=frozenset(approvals.owners(sub, catalogue, conditional=True)),
+        owners=frozenset(approvals.owners(sub, catalogue)),
+    )
+
+
+def shown(sub: Subscription) -> dict[str, Any]:
+    return sub.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
 async def _current(svc: ServicesDep) -> dict[str, Subscription]:
@@ -85,105 +95,158 @@ async def write_policy(
 
 
 @router.get("/subscriptions")
-async def list_subscriptions(svc: ServicesDep, who: AdminDep) -> dict[str, Any]:
-    """Every subscription with its state."""
+async def list_subscriptions(svc: ServicesDep, grant: ViewSubscriptions) -> dict[str, Any]:
+    """The subscriptions your department holds or provides data to (the bureau: all), with
+    their state and each provider's answer."""
     subs = await _current(svc)
-    return {
-        "subscriptions": [
-            s.model_dump(mode="json", by_alias=True, exclude_none=True) for s in subs.values()
-        ]
-    }
+    return {"subscriptions": [shown(s) for s in subs.values() if grant.allows(target_of(s))]}
 
 
 @router.post("/subscriptions", status_code=201)
 async def request_subscription(
-    body: SubscriptionRequest, svc: ServicesDep, who: AdminDep
+    body: SubscriptionRequest, svc: ServicesDep, grant: RequestSubscription
 ) -> dict[str, Any]:
-    """Request a subscription: active at once for unconditional data, 'pending' until the
-    provider approves for conditional data; refused for data that is not shared."""
-    if body.id in await _current(svc):
-        raise Problem(409, "subscription-exists", f"subscription {body.id} exists")
+    """Request a subscription for your own department: active at once for unconditional
+    data, 'pending' until a provider approves for conditional data; refused for data that
+    is not shared, and for a department's own conditional data."""
+    who = grant.who
     try:
         sub = Subscription.model_validate(
             {
                 **body.model_dump(exclude_none=True),
-                "status": "active",
+                "status": "pending",
                 "requested_at": dt.datetime.now(dt.UTC),
+                "requested_by": f"{who.department}:{who.credential}",
             }
         )
     except ValidationError as exc:
         raise Problem(422, "invalid-subscription", str(exc.errors()[:3])) from None
-    if _conditional_owners(sub):
-        sub = sub.model_copy(update={"status": "pending"})
+    grant.check(target_of(sub))
+    if body.id in await _current(svc):
+        raise Problem(409, "subscription-exists", f"subscription {body.id} exists")
+    sub = sub.model_copy(update={"status": approvals.status_of(sub, default_catalogue())})
     problems = validate(PolicyDocument(subscriptions=[sub]), default_catalogue())
     if problems:
         raise Problem(422, "invalid-subscription", "; ".join(problems))
     await write_policy(svc, who, sub, "requested")
-    return sub.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return shown(sub)
 
 
-async def _decide(
-    svc: ServicesDep, who: Principal, sub_id: str, decision: Decision, status: str
-) -> dict[str, Any]:
-    subs = await _current(svc)
-    sub = subs.get(sub_id)
+async def _subscription(svc: ServicesDep, sub_id: str) -> Subscription:
+    sub = (await _current(svc)).get(sub_id)
     if sub is None:
         raise Problem(404, "no-such-subscription", f"no subscription {sub_id}")
-    now = dt.datetime.now(dt.UTC)
-    if status in ("active", "rejected"):
-        owners = _conditional_owners(sub)
-        if sub.status != "pending":
-            raise Problem(409, "not-pending", f"{sub_id} is {sub.status}, not pending")
-        if who.department not in owners:
-            raise Problem(
-                403,
-                "not-provider",
-                f"only the providing department ({', '.join(sorted(owners))}) decides",
+    return sub
+
+
+async def _answer(
+    svc: ServicesDep, grant: Grant, sub_id: str, decision: Decision, *, approve: bool
+) -> dict[str, Any]:
+    sub = await _subscription(svc, sub_id)
+    grant.check(target_of(sub))
+    who, now, catalogue = grant.who, dt.datetime.now(dt.UTC), default_catalogue()
+    credential = f"{who.department}:{who.credential}"
+    try:
+        if approve:
+            changed = approvals.approve(
+                sub,
+                who.department,
+                approver=credential,
+                reference=decision.reference,
+                now=now,
+                catalogue=catalogue,
             )
-    if status == "revoked":
-        changed = policy_store.revoked(sub, decision.reason)
-    elif status == "active":
-        approval = Approval(
-            approver=f"{who.department}:{who.credential}",
-            approved_at=now,
-            reference=decision.reference,
-        )
-        changed = sub.model_copy(update={"status": status, "approval": approval})
-    else:
-        changed = sub.model_copy(update={"status": status, "rejection_reason": decision.reason})
-    await write_policy(svc, who, changed, {"active": "approved"}.get(status, status))
-    return changed.model_dump(mode="json", by_alias=True, exclude_none=True)
+        else:
+            changed = approvals.reject(
+                sub,
+                who.department,
+                rejecter=credential,
+                reason=decision.reason,
+                now=now,
+                catalogue=catalogue,
+            )
+    except approvals.NotAwaitingError as exc:
+        raise Problem(409, "not-pending", str(exc)) from None
+    await write_policy(
+        svc, who, changed, f"{'approved' if approve else 'rejected'} for {who.department}"
+    )
+    return shown(changed)
 
 
 @router.post("/subscriptions/{sub_id}/approve")
 async def approve(
-    sub_id: SubscriptionId, decision: Decision, svc: ServicesDep, who: AdminDep
+    sub_id: SubscriptionId,
+    decision: Decision,
+    svc: ServicesDep,
+    grant: DecideSubscription,
 ) -> dict[str, Any]:
-    """The providing department approves a pending conditional subscription."""
-    return await _decide(svc, who, sub_id, decision, "active")
+    """A providing department approves its part: the conditional types it owns. Another
+    provider's types in the same request wait for that provider."""
+    return await _answer(svc, grant, sub_id, decision, approve=True)
 
 
 @router.post("/subscriptions/{sub_id}/reject")
 async def reject(
-    sub_id: SubscriptionId, decision: Decision, svc: ServicesDep, who: AdminDep
+    sub_id: SubscriptionId,
+    decision: Decision,
+    svc: ServicesDep,
+    grant: DecideSubscription,
 ) -> dict[str, Any]:
-    """The providing department refuses, with the reason recorded."""
-    return await _decide(svc, who, sub_id, decision, "rejected")
+    """A providing department refuses its part, with the reason recorded."""
+    return await _answer(svc, grant, sub_id, decision, approve=False)
 
 
 @router.post("/subscriptions/{sub_id}/revoke")
 async def revoke(
-    sub_id: SubscriptionId, decision: Decision, svc: ServicesDep, who: AdminDep
+    sub_id: SubscriptionId,
+    decision: Decision,
+    svc: ServicesDep,
+    grant: RevokeSubscription,
 ) -> dict[str, Any]:
-    """Stop a subscription; workers stop delivering within seconds."""
-    return await _decide(svc, who, sub_id, decision, "revoked")
+    """Stop a subscription (its subscriber, a provider of its conditional data, or the
+    bureau); workers stop delivering within seconds."""
+    sub = await _subscription(svc, sub_id)
+    grant.check(target_of(sub))
+    changed = policy_store.revoked(sub, decision.reason)
+    await write_policy(svc, grant.who, changed, "revoked")
+    return shown(changed)
+
+
+@router.get("/approvals")
+async def inbox(svc: ServicesDep, grant: ViewApprovals) -> dict[str, Any]:
+    """Parts of conditional requests awaiting an answer: those your department provides
+    (or requested), each with its deadline (working days from the request) and whether it
+    is overdue. The bureau sees every one."""
+    settings, catalogue = svc.settings, default_catalogue()
+    waiting = approvals.awaiting(
+        (await _current(svc)).values(),
+        catalogue,
+        dt.datetime.now(dt.UTC),
+        working_days=settings.approval_working_days,
+        holidays=settings.holidays,
+        tz=settings.working_day_timezone,
+    )
+    mine = [
+        a
+        for a in waiting
+        if grant.allows(
+            Target(department=a.subscription.subscriber, owners=frozenset({a.provider}))
+        )
+    ]
+    return {
+        "working_days": settings.approval_working_days,
+        "awaiting": [a.to_json() for a in mine],
+        "overdue": sum(a.overdue for a in mine),
+    }
 
 
 @router.post("/keys", status_code=201)
-async def issue_key(body: KeyRequest, svc: ServicesDep, who: AdminDep) -> dict[str, str]:
-    """Issue an API key (shown once)."""
+async def issue_key(body: KeyRequest, svc: ServicesDep, grant: IssueKey) -> dict[str, str]:
+    """Issue an API key (shown once): for your own department, with roles a department may
+    hold (the bureau: any department, any role)."""
     if set(body.roles) - ROLES:
         raise Problem(422, "invalid-roles", f"roles must be some of {sorted(ROLES)}")
+    grant.check(Target(department=body.department, roles=frozenset(body.roles)))
     try:
         key = await run_in_threadpool(svc.keys.issue, body.department, body.roles)
     except ValueError as exc:
@@ -191,16 +254,44 @@ async def issue_key(body: KeyRequest, svc: ServicesDep, who: AdminDep) -> dict[s
     svc.audit.record(
         "policy",
         subscriber=body.department,
-        detail=f"key issued for {body.department} by {who.credential}",
+        detail=f"key {key.split('_')[1]} ({','.join(sorted(body.roles))}) issued for "
+        f"{body.department} by {grant.who.department} ({grant.who.credential})",
     )
     return {"key": key, "key_id": key.split("_")[1]}
 
 
+@router.get("/keys")
+async def list_keys(svc: ServicesDep, grant: ViewKeys) -> dict[str, Any]:
+    """Your department's keys (the bureau: all), never their secrets."""
+    department = None if grant.who.bureau else grant.who.department
+    rows = await run_in_threadpool(svc.keys.all_keys, department)
+    return {
+        "keys": [
+            {
+                "key_id": key_id,
+                "department": dept,
+                "roles": roles,
+                "created_at": created.isoformat(),
+                "revoked_at": revoked.isoformat() if revoked else None,
+            }
+            for key_id, dept, roles, created, revoked in rows
+        ]
+    }
+
+
 @router.delete("/keys/{key_id}", status_code=204)
-async def revoke_key(
-    key_id: Annotated[str, Path(pattern=r"^[0-9a-f]{12}$")], svc: ServicesDep, who: AdminDep
-) -> None:
-    """Revoke an API key at once."""
+async def revoke_key(key_id: KeyId, svc: ServicesDep, grant: RevokeKey) -> Response:
+    """Revoke an API key of your department (the bureau: any) at once; open streams using
+    it end within seconds."""
+    department = await run_in_threadpool(svc.keys.department_of, key_id)
+    if department is None:
+        raise Problem(404, "no-such-key", f"no key {key_id}")
+    grant.check(Target(department=department))
     if not await run_in_threadpool(svc.keys.revoke, key_id):
         raise Problem(404, "no-such-key", f"no active key {key_id}")
-    svc.audit.record("policy", detail=f"key {key_id} revoked by {who.credential}", subscriber="")
+    svc.audit.record(
+        "policy",
+        subscriber=department,
+        detail=f"key {key_id} revoked by {grant.who.department} ({grant.who.credential})",
+    )
+    return Response(status_code=204)

@@ -7,6 +7,7 @@ import asyncio
 import base64
 import datetime as dt
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -146,15 +147,30 @@ async def stream(
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> EventSourceResponse:
     """Server-sent events; each event's id is the cursor after it, so a client that
-    reconnects with Last-Event-ID misses nothing."""
+    reconnects with Last-Event-ID misses nothing. The credential is checked again before
+    every page and every few seconds: once the key is revoked or the token expired, the
+    stream sends a ``govbus.error`` event saying so and ends."""
     position = parse_cursor(last_event_id or cursor)
     # The first page before the response starts: a refusal (no grant, bad cursor, Kafka
     # down) is still a proper problem+json status, not a broken stream.
     first = await svc.consumption.pull(who.department, cursor=position, limit=100, wait_s=0)
 
+    recheck_s = svc.settings.stream_recheck_s
+
+    def error_event(exc: Problem) -> bytes:
+        body = {"status": exc.status, "type": exc.code, "detail": exc.detail}
+        return ServerSentEvent(json.dumps(body), event="govbus.error").encode()
+
     async def events() -> AsyncIterator[bytes]:
-        page = first
+        page, read_at, checked = first, time.monotonic(), time.monotonic()
         while True:
+            if page.events or time.monotonic() - checked >= recheck_s:
+                # Before sending anything: a delivery made after a revocation never leaves.
+                ended = await svc.rechecks.ended(who, read_at)
+                checked = time.monotonic()
+                if ended is not None:
+                    yield error_event(ended)
+                    return
             audit_reads(svc, who, page, request)
             if page.events:  # one chunk per page, not one send per event
                 tokens = [cursors.encode(after) for _, after in page.events]
@@ -171,11 +187,9 @@ async def stream(
                 page = await svc.consumption.pull(
                     who.department, cursor=page.cursor, limit=100, wait_s=2
                 )
+                read_at = time.monotonic()
             except Problem as exc:  # mid-stream: say why and end; the client resumes later
-                yield ServerSentEvent(
-                    json.dumps({"status": exc.status, "type": exc.code, "detail": exc.detail}),
-                    event="govbus.error",
-                ).encode()
+                yield error_event(exc)
                 return
 
     return EventSourceResponse(events(), ping=15)

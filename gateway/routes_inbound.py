@@ -1,25 +1,29 @@
 """Admin routes for inbound agreements: what this bus accepts from a federated peer
 province's bus (docs/federation.md). Each holds the peer's subscription for this bus, copied
 word for word; it goes to the policy topic beside the subscriptions, and every stream
-worker follows within seconds. Every action is audited as a ``policy`` record."""
+worker follows within seconds. Every action is audited as a ``policy`` record. Agreements
+between buses are the platform's: only the data-management bureau administers them."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Depends, Path, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
 from govbus import policy_store
-from govbus.gateway.deps import ServicesDep
+from govbus.gateway.authority import Action
+from govbus.gateway.deps import Grant, ServicesDep, authorized
 from govbus.gateway.problems import PROBLEM_RESPONSES, Problem
-from govbus.gateway.routes_admin import AdminDep, Decision, SubscriptionId, write_policy
+from govbus.gateway.routes_admin import Decision, SubscriptionId, write_policy
 from govbus.policy import InboundAgreement, PolicyDocument, inbound_key, validate
 from govbus.schemas.catalogue import default_catalogue
 
 router = APIRouter(prefix="/v1/admin/inbound", tags=["admin"], responses=PROBLEM_RESPONSES)
 PeerName = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{1,62}$")]
+ViewInbound = Annotated[Grant, Depends(authorized(Action.VIEW_INBOUND))]
+ManageInbound = Annotated[Grant, Depends(authorized(Action.MANAGE_INBOUND))]
 
 
 async def _agreements(svc: ServicesDep) -> dict[str, InboundAgreement]:
@@ -32,7 +36,7 @@ def _shown(agreement: InboundAgreement) -> dict[str, Any]:
 
 
 @router.get("")
-async def list_inbound(svc: ServicesDep, who: AdminDep) -> dict[str, Any]:
+async def list_inbound(svc: ServicesDep, grant: ViewInbound) -> dict[str, Any]:
     """Every inbound agreement, with the state of the peer's subscription it copies."""
     return {"inbound": [_shown(a) for a in (await _agreements(svc)).values()]}
 
@@ -45,7 +49,7 @@ async def put_inbound(
     *,
     response: Response,
     svc: ServicesDep,
-    who: AdminDep,
+    grant: ManageInbound,
 ) -> dict[str, Any]:
     """Record (201) or replace (200) what this bus accepts from ``peer``: the body is the
     peer's subscription ``sub_id`` for this bus, as the peer's policy holds it. Unknown or
@@ -60,14 +64,20 @@ async def put_inbound(
     if problems:
         raise Problem(422, "invalid-agreement", "; ".join(problems))
     existed = agreement.key in await _agreements(svc)
-    await write_policy(svc, who, agreement, "inbound replaced" if existed else "inbound agreed")
+    await write_policy(
+        svc, grant.who, agreement, "inbound replaced" if existed else "inbound agreed"
+    )
     response.status_code = 200 if existed else 201
     return _shown(agreement)
 
 
 @router.post("/{peer}/{sub_id}/revoke")
 async def revoke_inbound(
-    peer: PeerName, sub_id: SubscriptionId, decision: Decision, svc: ServicesDep, who: AdminDep
+    peer: PeerName,
+    sub_id: SubscriptionId,
+    decision: Decision,
+    svc: ServicesDep,
+    grant: ManageInbound,
 ) -> dict[str, Any]:
     """Stop accepting what ``peer`` sends under ``sub_id``: from then on its events are
     dead-lettered here with ``federation.no_agreement`` (the peer keeps delivering until
@@ -78,5 +88,5 @@ async def revoke_inbound(
     revoked = agreement.model_copy(
         update={"subscription": policy_store.revoked(agreement.subscription, decision.reason)}
     )
-    await write_policy(svc, who, revoked, "inbound revoked")
+    await write_policy(svc, grant.who, revoked, "inbound revoked")
     return _shown(revoked)

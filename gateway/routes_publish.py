@@ -12,25 +12,24 @@ from fastapi import APIRouter, Body, Depends, Header, Path, Request
 from fastapi.responses import JSONResponse
 
 from govbus.adapters.publisher import PublishError
-from govbus.gateway.auth import Principal
-from govbus.gateway.deps import ServicesDep, principal
+from govbus.gateway.authority import Action, Target
+from govbus.gateway.deps import Grant, ServicesDep, authorized
 from govbus.gateway.problems import PROBLEM_RESPONSES, Problem
+from govbus.schemas.catalogue import default_catalogue
 from govbus.schemas.jsonvalues import FieldValueError, to_record
 
 router = APIRouter(prefix="/v1/publish", tags=["publishers"], responses=PROBLEM_RESPONSES)
 _ID_RE = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 
 
-def publisher(who: Annotated[Principal, Depends(principal)]) -> Principal:
-    who.require("publisher")
-    return who
+PublishGrant = Annotated[Grant, Depends(authorized(Action.PUBLISH))]
 
 
 @router.post("/{event_type}", status_code=202)
 async def publish(
     request: Request,
     svc: ServicesDep,
-    who: Annotated[Principal, Depends(publisher)],
+    grant: PublishGrant,
     event_type: Annotated[str, Path(pattern=r"^gov\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")],
     data: Annotated[dict[str, Any], Body(description="the event's data, as JSON")],
     *,
@@ -53,6 +52,11 @@ async def publish(
     for name, value in (("Idempotency-Key", event_id), ("ce-govbuscorrects", corrects)):
         if value is not None and not _ID_RE.match(value):
             raise Problem(422, "invalid-request", f"{name}: 8-128 of A-Z a-z 0-9 . _ : -")
+    who = grant.who
+    known = default_catalogue().get(event_type, None)
+    if known is None:
+        raise Problem(404, "catalogue-unknown_type", f"unknown event type {event_type}")
+    grant.check(Target(department=known.owner))
     pub = svc.publishers.get(who.department)
     try:
         event = pub.encoder.event_type(event_type, None)

@@ -7,6 +7,7 @@ Defaults are safe for a local run on the embedded runtime.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -285,6 +286,79 @@ class GatewaySettings(_Base):
         description="Deliveries kept in memory per read window and partition (up to 4 "
         "windows per department), so that concurrent readers near the same position (SSE "
         "streams, pulls) share one Kafka read.",
+    )
+    bureau_department: str = Field(
+        default="data_bureau",
+        description="The department id of the data-management bureau (the platform "
+        "operator): its admins issue keys for any department and administer inbound "
+        "agreements; they approve nothing on a provider's behalf (docs/security.md).",
+    )
+    approval_working_days: int = Field(
+        default=10,
+        ge=1,
+        description="Working days a provider has to answer its part of a conditional "
+        "subscription request, counted from the day after the request.",
+    )
+    holidays: list[dt.date] = Field(
+        default_factory=list,
+        description="Public holidays that are not working days for the answer deadline "
+        '(JSON list of dates, e.g. ["2026-10-01","2026-10-02"]); weekends never are.',
+    )
+    working_day_timezone: str = Field(
+        default="Asia/Shanghai", description="Time zone in which working days are counted."
+    )
+    client_rate_per_second: float = Field(
+        default=100.0,
+        gt=0,
+        description="Requests per second per client address, refused (429) before any "
+        "credential is checked; per gateway instance (in memory).",
+    )
+    client_burst: int = Field(
+        default=400, ge=1, description="Requests a client address may send at once."
+    )
+    key_cache_s: float = Field(
+        default=2.0,
+        ge=0,
+        le=10,
+        description="Seconds an accepted API key is trusted without asking PostgreSQL "
+        "again: a revocation on another instance takes effect within this.",
+    )
+    key_negative_cache_s: float = Field(
+        default=30.0, ge=0, description="Seconds a refused API key is refused from memory."
+    )
+    key_pool_size: int = Field(
+        default=8, ge=1, description="PostgreSQL connections for key checks per instance."
+    )
+    stream_recheck_s: float = Field(
+        default=2.0,
+        gt=0,
+        le=30,
+        description="An open SSE stream re-checks its credential at least this often (and "
+        "before every page it sends); a revoked key or expired token ends it.",
+    )
+    citizen_assertion_keys: list[Path] = Field(
+        default_factory=list,
+        description="PEM public keys of the citizen portal's login service; a disclosure "
+        "report needs an assertion (JWT) signed with one of them.",
+    )
+    citizen_assertion_issuer: str | None = Field(
+        default=None, description="Required `iss` of citizen assertions."
+    )
+    citizen_assertion_audience: str = Field(
+        default="govbus-disclosures", description="Required `aud` of citizen assertions."
+    )
+    citizen_assertion_max_age_s: int = Field(
+        default=300,
+        ge=10,
+        le=3600,
+        description="Longest lifetime (exp - iat) a citizen assertion may have; each is "
+        "accepted once.",
+    )
+    disclosure_per_caller_per_minute: int = Field(
+        default=60, ge=1, description="Disclosure reports per citizen-portal credential a minute."
+    )
+    disclosure_per_subject_per_hour: int = Field(
+        default=10, ge=1, description="Disclosure reports about one identifier an hour."
     )
 
 

@@ -93,6 +93,27 @@ class Disclosure:
             out[key] = value.isoformat() if value else None
         return out
 
+    def for_citizen(self) -> dict[str, Any]:
+        """What the person is told: who received what, when, why, masked how, read or not.
+        No delivery, event or trace id: a department that sees this report (the portal, a
+        leaked copy) must not be able to locate another department's copy with it."""
+        out = self.to_json()
+        return {
+            "recipient": out["subscriber"],
+            "subscription": out["subscription"],
+            "event_type": out["event_type"],
+            "source": out["source"],
+            "from_peer": out["from_peer"],
+            "fields": out["fields"],
+            "legal_basis": out["legal_basis"],
+            "purpose": out["purpose"],
+            "delivered_at": out["delivered_at"],
+            "read": self.read_at is not None,
+            "read_at": out["read_at"],
+            "amendment": out["amendment"],
+            "amendment_acknowledged_at": out["acked_at"],
+        }
+
 
 def subject_pseudonyms(
     pseudonymizer: Pseudonymizer, catalogue: Catalogue, clear_id: str

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from govbus.errors import ConfigError
 from govbus.schemas.catalogue import Catalogue, EventType, FieldSpec
@@ -86,9 +86,24 @@ class Filter(_Model):
 
 
 class Approval(_Model):
+    """A provider's yes to its part of a conditional subscription: the event types it owns.
+    ``provider`` None is an approval recorded in a policy file by the platform operator
+    (``govbus policy apply``), who attests it for every conditional type of the subscription;
+    the gateway always records the approving department."""
+
     approver: str
     approved_at: dt.datetime
     reference: str = ""
+    provider: str | None = None
+
+
+class Rejection(_Model):
+    """A provider's no to its part; the sharing rules require the reason to be recorded."""
+
+    provider: str
+    rejecter: str
+    rejected_at: dt.datetime
+    reason: str
 
 
 class Subscription(_Model):
@@ -100,15 +115,33 @@ class Subscription(_Model):
     purpose: str = Field(min_length=3)
     filter: Filter | Condition | None = None
     status: Status = "active"
-    approval: Approval | None = None
+    approvals: list[Approval] = Field(default_factory=list)
+    rejections: list[Rejection] = Field(default_factory=list)
     rejection_reason: str | None = None
     requested_at: dt.datetime | None = None
+    requested_by: str | None = None  # "<department>:<credential>" of the requesting admin
     expires: dt.datetime | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _single_approval(cls, data: Any) -> Any:
+        """Policy files (and records written before approvals were per provider) carry one
+        ``approval``: read it as a list of one."""
+        if isinstance(data, dict) and "approval" in data:
+            data = dict(data)
+            single = data.pop("approval")
+            if single is not None:
+                data["approvals"] = [single, *data.get("approvals", [])]
+        return data
 
     @field_validator("subscriber")
     @classmethod
     def _subscriber(cls, value: str) -> str:
         return check_party_id(value)
+
+    def approved_by(self, provider: str) -> bool:
+        """Has ``provider`` (the owner of a conditional type) approved its part?"""
+        return any(a.provider in (None, provider) for a in self.approvals)
 
 
 class InboundAgreement(_Model):
@@ -148,14 +181,16 @@ class PolicyDocument(_Model):
 
 
 def is_live(sub: Subscription, event: EventType, now: dt.datetime) -> bool:
-    """May this subscription receive this event type now?"""
+    """May this subscription receive this event type now? A conditional type only with the
+    approval of that type's provider: another provider's approval of the same subscription
+    does not reach it."""
     if sub.status != "active" or event.type not in sub.event_types:
         return False
     if sub.expires is not None and now >= sub.expires:
         return False
     if event.sharing == "not_shared":
         return False
-    return not (event.sharing == "conditional" and sub.approval is None)
+    return not (event.sharing == "conditional" and not sub.approved_by(event.owner))
 
 
 def rule_problem(spec: FieldSpec, rule: str) -> str | None:
@@ -213,7 +248,7 @@ def subscription_problems(sub: Subscription, catalogue: Catalogue, where: str) -
             continue
         if event.sharing == "not_shared":
             problems.append(f"{where}: {type_name} is not shared ({event.legal_basis})")
-        if event.sharing == "conditional" and sub.status == "active" and sub.approval is None:
+        if event.sharing == "conditional" and sub.status == "active" and not sub.approvals:
             problems.append(
                 f"{where}: {type_name} is conditional: an active subscription "
                 "needs the provider's approval"

@@ -57,9 +57,14 @@ def run() -> None:
 @keys_app.command()
 def issue(
     department: Annotated[str, typer.Option(help="department id, e.g. public_security")],
-    role: Annotated[list[str], typer.Option(help="subscriber, publisher, admin, citizen_portal")],
+    role: Annotated[
+        list[str], typer.Option(help="subscriber, publisher, admin, auditor, citizen_portal")
+    ],
 ) -> None:
-    """Issue a key; it is shown once (only its hash is stored)."""
+    """Issue a key; it is shown once (only its hash is stored). The operator's bootstrap
+    path (direct database access): the first admin keys of the bureau and of each
+    department come from here; from then on admins issue keys through the gateway, within
+    their powers (docs/security.md)."""
     console.print(_store().issue(department, role))
 
 
@@ -103,6 +108,32 @@ def acl_sync() -> None:
     )
     console.print(f"granted: {', '.join(report.granted) or '-'}")
     console.print(f"revoked: {', '.join(report.revoked) or '-'}")
+
+
+@acl_app.command("follow")
+def acl_follow(
+    resync_s: Annotated[float, typer.Option(help="sync at least this often")] = 30.0,
+) -> None:
+    """Keep the ACLs in step with the policy topic: a revoked or expired subscription
+    takes its department's Kafka-native access with it within seconds. Run one copy."""
+    from confluent_kafka.admin import AdminClient  # noqa: PLC0415
+
+    from govbus.gateway.acl_follow import AclFollower  # noqa: PLC0415
+    from govbus.schemas.catalogue import default_catalogue  # noqa: PLC0415
+
+    setup_logging()
+    conn = load(ConnectionSettings)
+    follower = AclFollower(
+        conn.bootstrap,
+        conn.policy_topic,
+        AdminClient(client_config(conn.bootstrap)),
+        default_catalogue(),
+        resync_s=resync_s,
+    )
+    try:
+        follower.run()
+    finally:
+        follower.close()
 
 
 @acl_app.command("user")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 from typing import Annotated
 
 import typer
@@ -52,7 +53,7 @@ def run(once: Annotated[bool, typer.Option(help="catch up, then exit")] = False)
         indexes.close()
 
 
-def _table(rows: list[Disclosure], title: str) -> Table:
+def _table(rows: list[Disclosure], title: str, *, with_ids: bool = True) -> Table:
     table = Table(title=title, title_justify="left")
     for column in ("when", "from", "to", "event", "fields [mask]", "basis, purpose", "read", "ack"):
         table.add_column(column)
@@ -60,7 +61,8 @@ def _table(rows: list[Disclosure], title: str) -> Table:
         fields = ", ".join(
             f"{k}" + ("" if r == "clear" else f" [{r}]") for k, r in d.fields.items()
         )
-        event = d.event_type + (f"\n{d.amendment} of {d.amends}" if d.amendment else "")
+        amended = f" of {d.amends}" if with_ids else ""
+        event = d.event_type + (f"\n{d.amendment}{amended}" if d.amendment else "")
         table.add_row(
             d.delivered_at.isoformat(timespec="seconds"),
             d.source + (" (another province)" if d.from_peer else ""),
@@ -77,22 +79,26 @@ def _table(rows: list[Disclosure], title: str) -> Table:
 
 
 @disclosures_app.command("show")
-def show(
-    identifiers: Annotated[
-        list[str], typer.Argument(help="citizen ID, credit code or certificate number")
-    ],
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-) -> None:
-    """Every delivery of data about these subjects: to whom, which fields and masks, when,
-    under which subscription, legal basis and purpose, and whether it was read."""
+def show(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Every delivery of data about a subject: to whom, which fields and masks, when, under
+    which agreement, legal basis and purpose, and whether it was read -- the citizen's
+    report, without delivery or event ids. The identifiers (citizen ID, credit code,
+    certificate number) are read from standard input, one a line, or asked for without
+    echo: never from the command line, where shell history and the process list keep them."""
+    if sys.stdin.isatty():
+        identifiers = [typer.prompt("identifier", hide_input=True).strip()]
+    else:
+        identifiers = [line.strip() for line in sys.stdin if line.strip()]
+    if not identifiers:
+        raise typer.BadParameter("give at least one identifier on standard input")
     conn = load(ConnectionSettings)
     pseudonymizer, catalogue = Pseudonymizer(load(KeySettings)), default_catalogue()
     subjects = [p for i in identifiers for p in subject_pseudonyms(pseudonymizer, catalogue, i)]
     rows = DisclosureStore(conn.pg).report(subjects)
     if as_json:
-        typer.echo(json.dumps([d.to_json() for d in rows], ensure_ascii=False, indent=2))
+        typer.echo(json.dumps([d.for_citizen() for d in rows], ensure_ascii=False, indent=2))
     else:
-        console.print(_table(rows, f"{len(rows)} deliveries"))
+        console.print(_table(rows, f"{len(rows)} deliveries", with_ids=False))
 
 
 def parse_span(value: str) -> dt.timedelta:

@@ -1,18 +1,24 @@
 """Pieces of the demo that play the people and services around the bus: a gateway under
-uvicorn, a department's reading client, and the API keys the departments are given."""
+uvicorn, a department's reading client, the API keys the departments are given, and the
+citizen portal's login service that vouches for the citizen asking for a report."""
 
 from __future__ import annotations
 
 import datetime as dt
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import uvicorn
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from govbus.config import ConnectionSettings, GatewaySettings
 from govbus.devenv.process import free_port
@@ -109,3 +115,32 @@ class Keys:
     def revoke_all(self) -> None:
         for key in self.issued.values():
             self.store.revoke(key.split("_")[1])
+
+
+class CitizenLogin:
+    """The citizen portal's login service: after a citizen logged in, it signs a short
+    single-use assertion naming the identifiers the citizen may ask about (their own ID,
+    and e.g. their newborn's birth certificate number). The gateway holds its public key."""
+
+    def __init__(self, directory: Path, audience: str = "govbus-disclosures") -> None:
+        self._key = ec.generate_private_key(ec.SECP256R1())
+        self.audience = audience
+        self.public_key = directory / "citizen-login.pem"
+        self.public_key.write_bytes(
+            self._key.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        )
+
+    def assertion(self, citizen_id: str, also: list[str] | None = None, ttl_s: int = 60) -> str:
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "sub": citizen_id,
+            "aud": self.audience,
+            "iat": now,
+            "exp": now + ttl_s,
+            "jti": uuid.uuid4().hex,
+        }
+        if also:
+            claims["govbus_ids"] = also
+        return jwt.encode(claims, self._key, algorithm="ES256")

@@ -150,9 +150,7 @@ def _trust_renderables(trust: dict[str, Any]) -> list[Any]:
             event = d["event_type"].rsplit(".", 1)[1] + (
                 f" ({d['amendment']})" if d["amendment"] else ""
             )
-            table.add_row(
-                d["subscriber"], event, fields, d["purpose"], "yes" if d["read_at"] else "no"
-            )
+            table.add_row(d["recipient"], event, fields, d["purpose"], "yes" if d["read"] else "no")
         out.append(table)
     out.append(Text("Licence checks by a relying department (tax)", style="bold underline"))
     for check in trust["licence_checks"]:
@@ -355,11 +353,11 @@ def _trust_html(trust: dict[str, Any]) -> str:
                 for k, r in d["fields"].items()
             )
             parts.append(
-                f"<tr><td>{html.escape(d['subscriber'])}</td><td>{html.escape(d['event_type'])}"
+                f"<tr><td>{html.escape(d['recipient'])}</td><td>{html.escape(d['event_type'])}"
                 f"{' (' + html.escape(d['amendment']) + ')' if d['amendment'] else ''}</td>"
                 f"<td>{fields}</td><td>{html.escape(d['legal_basis'])}<br>"
                 f'<span class="dim">{html.escape(d["purpose"])}</span></td>'
-                f"<td>{'yes' if d['read_at'] else 'no'}</td></tr>"
+                f"<td>{'yes' if d['read'] else 'no'}</td></tr>"
             )
         parts.append("</table>")
     parts.append(

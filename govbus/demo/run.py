@@ -35,7 +35,7 @@ from govbus.config import (
 )
 from govbus.demo.civil_registry import DEATH, CivilRegistry
 from govbus.demo.crossprovince import PEER_IN_A, ProvinceB
-from govbus.demo.parts import DepartmentReader, Keys, Seen, running_gateway
+from govbus.demo.parts import CitizenLogin, DepartmentReader, Keys, Seen, running_gateway
 from govbus.demo.report import (
     AccessCheck,
     DeliverySeen,
@@ -109,7 +109,10 @@ class DemoRun:
             bootstrap=self.conn.bootstrap,
         )
         worker.start()
-        settings = load(GatewaySettings)
+        login = CitizenLogin(load(LocalRuntimeSettings).state_dir)
+        settings = load(GatewaySettings).model_copy(
+            update={"citizen_assertion_keys": [login.public_key]}
+        )
         keys = Keys(KeyStore(self.conn.pg, settings.api_key_pepper.get_secret_value().encode()))
         keys.store.init()
         try:
@@ -162,7 +165,7 @@ class DemoRun:
                 events = [self._outcome(p, records, seen) for p in published]
                 scenarios_s = time.monotonic() - began
                 access = self._access_checks(http, keys)
-                trust = self._trust(http, keys, published)
+                trust = self._trust(http, keys, login, published)
         finally:
             keys.revoke_all()
             worker.stop()
@@ -406,27 +409,44 @@ class DemoRun:
 
     # ------------------------------------------------------------------ trust features
 
-    def _trust(self, http: httpx.Client, keys: Keys, published: list[Published]) -> dict[str, Any]:
-        """Disclosure reports for the newborn and the deceased, licence checks by a relying
-        department, and corrections followed until their recipients acknowledge."""
+    def _trust(
+        self, http: httpx.Client, keys: Keys, login: CitizenLogin, published: list[Published]
+    ) -> dict[str, Any]:
+        """Disclosure reports for the newborn (asked by the mother) and the deceased (asked
+        with the deceased's ID), each through the citizen portal with the login service's
+        assertion; licence checks by a relying department; corrections followed until their
+        recipients acknowledge."""
         self.progress("indexing the audit trail for disclosure reports and licence checks")
         indexes = Indexes(self.conn.bootstrap, self.conn.pg)
         try:
             indexes.catch_up()
             by_step = {p.step.key: p for p in published}
             portal = {"X-API-Key": keys.for_("citizen_portal", "citizen_portal")}
+            birth = by_step["newborn.birth"].step.data
+            deceased = by_step["death.certified"].step.data["citizen_id"]
             people = {
-                "newborn": [
-                    by_step["newborn.birth"].step.data["certificate_no"],
-                    by_step["newborn.household"].step.data["citizen_id"],
-                ],
-                "deceased": [by_step["death.certified"].step.data["citizen_id"]],
+                # The mother asks about her child under both of its identifiers.
+                "newborn": (
+                    str(birth["mother_id"]),
+                    [
+                        str(birth["certificate_no"]),
+                        str(by_step["newborn.household"].step.data["citizen_id"]),
+                    ],
+                ),
+                "deceased": (str(deceased), [str(deceased)]),
             }
             reports: dict[str, list[dict[str, Any]]] = {}
-            for person, identifiers in people.items():
+            for person, (citizen, identifiers) in people.items():
                 reports[person] = []
                 for identifier in identifiers:
-                    answer = http.get(f"/v1/subjects/{identifier}/disclosures", headers=portal)
+                    answer = http.post(
+                        "/v1/disclosures",
+                        json={
+                            "identifier": identifier,
+                            "assertion": login.assertion(citizen, also=identifiers),
+                        },
+                        headers=portal,
+                    )
                     answer.raise_for_status()
                     reports[person] += answer.json()["disclosures"]
             tax = {"X-API-Key": keys.for_("tax", "subscriber")}
@@ -532,6 +552,15 @@ class DemoRun:
                 ),
             ),
             ("anonymous", "pull deliveries without credentials", lambda: http.get("/v1/events")),
+            (
+                "public_security",
+                "its admin issues an API key for health",
+                lambda: http.post(
+                    "/v1/admin/keys",
+                    json={"department": "health", "roles": ["subscriber"]},
+                    headers={"X-API-Key": keys.for_("public_security", "admin")},
+                ),
+            ),
         ]
         for who, what, call in attempts:
             response = call()

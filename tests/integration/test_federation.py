@@ -468,7 +468,8 @@ def test_an_admin_in_b_suspends_and_restores_the_inbound_agreement_and_nothing_i
     dead-lettered in B with the reason; once restored, a redrive delivers it, once."""
     uid, sub_id = buses.uid, f"xprov-{buses.uid}"
     keys_b = KeyStore(buses.b.conn.pg, buses.settings.api_key_pepper.get_secret_value().encode())
-    admin = {"X-API-Key": keys_b.issue("data_office", ["admin"])}
+    # Agreements between buses are the platform's: the bureau's admin, not a department's.
+    admin = {"X-API-Key": keys_b.issue("data_bureau", ["admin"])}
     conn_b = buses.b.conn.model_copy(update={"policy_topic": f"govbus.policy.b-{uid}"})
     since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=2)
     inbound = f"/v1/admin/inbound/province_a/{sub_id}"
@@ -480,6 +481,12 @@ def test_an_admin_in_b_suspends_and_restores_the_inbound_agreement_and_nothing_i
         assert [(a["peer"], a["subscription"]["id"]) for a in listed] == [("province_a", sub_id)]
         problem(
             http.get("/v1/admin/inbound", headers={"X-API-Key": buses.key_at_b}), 403, "forbidden"
+        )
+        department_admin = {"X-API-Key": keys_b.issue("health", ["admin"])}
+        problem(
+            http.post(f"{inbound}/revoke", json={"reason": "x" * 5}, headers=department_admin),
+            403,
+            "bureau-only",
         )
         problem(
             http.post(f"{inbound}-x/revoke", json={"reason": "suspended"}, headers=admin),
@@ -526,7 +533,7 @@ def test_an_admin_in_b_suspends_and_restores_the_inbound_agreement_and_nothing_i
     assert sorted(ev["id"] for ev in got if ev["id"] in wanted) == sorted(wanted)
     changes = [r.detail for r in read_audit(buses.b.conn.bootstrap) if r.kind == "policy"]
     assert any(
-        d.startswith(f"inbound revoked inbound:province_a:{sub_id} by data_office") for d in changes
+        d.startswith(f"inbound revoked inbound:province_a:{sub_id} by data_bureau") for d in changes
     )
     assert any(d.startswith(f"inbound replaced inbound:province_a:{sub_id}") for d in changes)
 

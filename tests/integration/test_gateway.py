@@ -42,12 +42,13 @@ ISSUER = "https://idp.example.test"
 
 
 class Gateway:
-    def __init__(self, conn: ConnectionSettings, settings: GatewaySettings) -> None:
+    def __init__(
+        self, conn: ConnectionSettings, settings: GatewaySettings, log_level: str = "warning"
+    ) -> None:
         self.port = free_port()
+        self.app = create_app(conn, settings)
         self.server = uvicorn.Server(
-            uvicorn.Config(
-                create_app(conn, settings), host="127.0.0.1", port=self.port, log_level="warning"
-            )
+            uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level=log_level)
         )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

@@ -94,10 +94,18 @@ def test_conditional_grant_needs_the_provider_and_revocation_stops_delivery(
             )
             assert r.status_code == 200, r.text
             assert r.json()["status"] == "active"
-            assert r.json()["approval"]["approver"].startswith("health:")
+            assert [a["provider"] for a in r.json()["approvals"]] == ["health"]
+            assert r.json()["approvals"][0]["approver"].startswith("health:")
             problem(
                 httpx.post(
                     f"{admin}/ps-{uid}/approve", json=decision, headers={"X-API-Key": provider}
+                ),
+                409,
+                "not-pending",
+            )
+            problem(
+                httpx.post(
+                    f"{admin}/ps-{uid}/reject", json=decision, headers={"X-API-Key": provider}
                 ),
                 409,
                 "not-pending",
@@ -146,7 +154,7 @@ def test_conditional_grant_needs_the_provider_and_revocation_stops_delivery(
             r = httpx.post(
                 f"{gw.url}/v1/admin/keys",
                 json={"department": dept, "roles": ["subscriber"]},
-                headers={"X-API-Key": provider},
+                headers={"X-API-Key": requester},
             )
             assert r.status_code == 201
             new_key = r.json()["key"]
@@ -155,7 +163,8 @@ def test_conditional_grant_needs_the_provider_and_revocation_stops_delivery(
             )
             assert (
                 httpx.delete(
-                    f"{gw.url}/v1/admin/keys/{r.json()['key_id']}", headers={"X-API-Key": provider}
+                    f"{gw.url}/v1/admin/keys/{r.json()['key_id']}",
+                    headers={"X-API-Key": requester},
                 ).status_code
                 == 204
             )

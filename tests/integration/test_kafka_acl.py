@@ -1,22 +1,29 @@
 """Kafka-native access: the broker (SASL/SCRAM + StandardAuthorizer) lets a department's own
-confluent-kafka consumer read its delivery topic and nothing else; revocation removes it."""
+confluent-kafka consumer read its delivery topic and nothing else; revocation removes it,
+within seconds once the ACL follower runs."""
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
+import httpx
 from confluent_kafka import KafkaError, Producer
 from confluent_kafka.admin import AdminClient
 
-from govbus.config import ConnectionSettings, LocalRuntimeSettings
+from govbus import policy_store
+from govbus.config import ConnectionSettings, GatewaySettings, LocalRuntimeSettings
+from govbus.gateway.acl_follow import AclFollower
 from govbus.gateway.kafka_acl import read_as as read_as_on
 from govbus.gateway.kafka_acl import set_password, sync
+from govbus.gateway.keystore import KeyStore
 from govbus.kafka_admin import ensure_topics
-from govbus.policy import parse_policy
+from govbus.policy import Subscription, parse_policy
 from govbus.schemas.catalogue import default_catalogue
 from govbus.schemas.topics import delivery_topic
-from tests.integration.helpers import APPROVAL
+from tests.integration.helpers import APPROVAL, wait_until
+from tests.integration.test_gateway import Gateway
 
 EVENTS = "govbus.events.health.birth_registered.v2"
 
@@ -80,3 +87,46 @@ def test_a_department_reads_only_its_own_delivery_topic(
     status, code = read_as(a, password_a, delivery_topic(a))
     assert status == "denied"  # its group or its topic: the authorizer refuses either way
     assert code in (KafkaError.TOPIC_AUTHORIZATION_FAILED, KafkaError.GROUP_AUTHORIZATION_FAILED)
+
+
+def test_kafka_access_follows_a_revocation_made_through_the_gateway_within_seconds(
+    runtime: ConnectionSettings, bootstrap: str, uid: str, worker_env: dict[str, str]
+) -> None:
+    """No one runs `govbus acl sync`: the follower sees the gateway's revocation on the
+    policy topic and the department's own Kafka consumer is refused within seconds."""
+    dept = f"aa_{uid}"
+    policy_topic = worker_env["GOVBUS_POLICY_TOPIC"]
+    ensure_topics(bootstrap, {delivery_topic(dept): {}}, partitions=1, replication=1)
+    producer = Producer({"bootstrap.servers": bootstrap})
+    producer.produce(delivery_topic(dept), b"for the department")
+    assert producer.flush(30) == 0
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    password = set_password(admin, dept)
+    policy_store.write(bootstrap, policy_topic, [Subscription.model_validate(subscription(dept))])
+    follower = AclFollower(bootstrap, policy_topic, admin, default_catalogue(), resync_s=60)
+    assert dept in follower.start().granted
+    thread = threading.Thread(target=follower.run, daemon=True)
+    thread.start()
+    keys = KeyStore(runtime.pg, GatewaySettings().api_key_pepper.get_secret_value().encode())
+    try:
+        assert read_as(dept, password, delivery_topic(dept))[0] == "ok"
+        conn = runtime.model_copy(update={"policy_topic": policy_topic})
+        with Gateway(conn, GatewaySettings(rate_limit_per_minute=10_000)) as gw:
+            r = httpx.post(
+                f"{gw.url}/v1/admin/subscriptions/{dept}-sub/revoke",
+                json={"reason": "purpose fulfilled"},
+                headers={"X-API-Key": keys.issue(dept, ["admin"])},
+                timeout=30,
+            )
+            assert r.status_code == 200, r.text
+        revoked_at = time.monotonic()
+        assert wait_until(
+            lambda: read_as(dept, password, delivery_topic(dept), timeout_s=3)[0] == "denied",
+            30,
+        )
+        took = time.monotonic() - revoked_at
+        assert took < 10, took
+    finally:
+        follower.stop.set()
+        thread.join(timeout=10)
+        follower.close()

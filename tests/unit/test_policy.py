@@ -97,3 +97,42 @@ def test_unconditional_types_need_no_approval() -> None:
         sub(event_types=[event.type], fields={"name": "clear"}, approval=None)
     )
     assert is_live(s, event, NOW)
+
+
+def two_providers(*approvals: dict[str, Any]) -> Subscription:
+    """A request for public security's and health's conditional data in one subscription."""
+    return Subscription.model_validate(
+        sub(
+            event_types=["gov.public_security.household_cancelled", "gov.health.death_registered"],
+            fields={"citizen_id": "clear"},
+            approval=None,
+            approvals=list(approvals),
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("providers", "live_for"),
+    [
+        ([], set()),
+        (["public_security"], {"public_security"}),
+        (["health"], {"health"}),
+        (["public_security", "health"], {"public_security", "health"}),
+        (["tax"], set()),  # not a provider of either type: its approval reaches nothing
+        ([None], {"public_security", "health"}),  # recorded in a file by the operator
+    ],
+)
+def test_each_conditional_type_is_live_only_with_its_own_providers_approval(
+    providers: list[str | None], live_for: set[str]
+) -> None:
+    s = two_providers(*({**APPROVAL, "provider": p} for p in providers))
+    for type_name in s.event_types:
+        event = CATALOGUE.get(type_name)
+        assert event is not None
+        assert is_live(s, event, NOW) is (event.owner in live_for), (type_name, providers)
+
+
+def test_a_single_approval_in_a_file_reads_as_a_list_of_one() -> None:
+    s = Subscription.model_validate(sub(approval={**APPROVAL, "provider": "health"}))
+    assert [a.provider for a in s.approvals] == ["health"]
+    assert "approval" not in s.model_dump(exclude_none=True)
