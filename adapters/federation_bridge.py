@@ -35,6 +35,7 @@ from govbus import telemetry
 from govbus.adapters.publisher import Prepared, Publisher, PublishError, PublishResult
 from govbus.dlq import PEER_SOURCE
 from govbus.errors import GovbusError
+from govbus.heartbeat import beat
 from govbus.schemas.envelope import Envelope, EnvelopeError, parse_time
 from govbus.schemas.topics import DLQ, check_party_id, event_topic
 
@@ -42,10 +43,6 @@ log = logging.getLogger(__name__)
 AVRO = "application/avro"
 PUBLISH_TIMEOUT_S = 60.0
 BACKOFF_S = (0.5, 1.0, 2.0, 5.0, 10.0)
-
-
-def heartbeat_file(state_dir: Path) -> Path:
-    return state_dir / "bridge-heartbeat"
 
 
 class BridgeError(GovbusError):
@@ -224,7 +221,7 @@ class Bridge:
                     idle_since = time.monotonic()
                 failures = 0
                 if heartbeat is not None:
-                    heartbeat.touch()
+                    beat(heartbeat)
             except BridgeError:
                 raise
             except (httpx.HTTPError, PublishError, TimeoutError) as exc:

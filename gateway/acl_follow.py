@@ -15,12 +15,14 @@ import logging
 import threading
 import time
 import uuid
+from pathlib import Path
 
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from govbus import policy_store
 from govbus.gateway.kafka_acl import SyncReport, sync
+from govbus.heartbeat import beat
 from govbus.kafka_config import client_config
 from govbus.schemas.catalogue import Catalogue
 
@@ -101,10 +103,13 @@ class AclFollower:
             log.info("kafka access revoked", extra={"departments": report.revoked})
         return report
 
-    def run(self) -> None:
+    def run(self, heartbeat: Path | None = None) -> None:
+        """Until stopped; ``heartbeat`` is touched after every step (liveness probe)."""
         self.start()
         while not self.stop.is_set():
             self.step()
+            if heartbeat is not None:
+                beat(heartbeat)
 
     def close(self) -> None:
         self._consumer.close()

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from govbus.disclosures import DisclosureIndexer, DisclosureStore
+from govbus.heartbeat import beat
 from govbus.licences import LicenceIndexer, LicenceStore
 
 
@@ -49,7 +50,7 @@ class Indexes:
         try:
             while all(t.is_alive() for t in threads):
                 if heartbeat is not None:
-                    heartbeat.touch()
+                    beat(heartbeat)
                 time.sleep(1)
         finally:
             self.disclosure_indexer.stop.set()
@@ -60,7 +61,3 @@ class Indexes:
     def close(self) -> None:
         self.disclosure_indexer.close()
         self.licence_indexer.close()
-
-
-def heartbeat_file(state_dir: Path) -> Path:
-    return state_dir / "indexer-heartbeat"

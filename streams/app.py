@@ -12,7 +12,6 @@ import logging
 import ssl
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, cast
 
 import faust
@@ -22,6 +21,7 @@ from confluent_kafka.admin import AdminClient
 from govbus.config import ConnectionSettings, KeySettings, StreamsSettings
 from govbus.errors import ServiceUnavailableError
 from govbus.federation import InboundLookup
+from govbus.heartbeat import beat, heartbeat_file
 from govbus.kafka_config import client_config
 from govbus.policy import PolicyDocument
 from govbus.pseudonym import Pseudonymizer
@@ -131,14 +131,14 @@ def build_app(conn: ConnectionSettings, streams: StreamsSettings, runner: Runner
         broker_credentials=faust_credentials(conn),
     )
     tasks_topic = app.topic(TASKS, key_serializer="raw", value_serializer="raw", allow_empty=True)
-    heartbeat = heartbeat_file(streams)
+    heartbeat = heartbeat_file(streams.data_dir / streams.app_id, "worker")
 
-    async def beat() -> None:
+    async def alive() -> None:
         # A live event loop and a live runner, for `govbus health worker` (probes).
         if runner.alive() and time.monotonic() - runner.last_loop < RUNNER_STALL_S:
-            heartbeat.touch()
+            beat(heartbeat)
 
-    cast(Any, app).timer(interval=HEARTBEAT_S)(beat)  # Faust's timer decorator is untyped
+    cast(Any, app).timer(interval=HEARTBEAT_S)(alive)  # Faust's timer decorator is untyped
 
     @app.agent(tasks_topic, name="govbus-tasks")
     async def task_topic(stream: Any) -> None:
@@ -192,10 +192,6 @@ def partition_counts(bootstrap: str, topics: list[str]) -> dict[str, int]:
 
 RUNNER_STALL_S = 60.0
 HEARTBEAT_S = 5.0
-
-
-def heartbeat_file(streams: StreamsSettings) -> Path:
-    return streams.data_dir / streams.app_id / "heartbeat"
 
 
 def faust_credentials(conn: ConnectionSettings) -> Any:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 import uuid
 from pathlib import Path
 
@@ -52,7 +53,31 @@ def runtime() -> ConnectionSettings:
     conn = load(ConnectionSettings)
     # A freshly wiped broker has no topics; workers create them, but a test may publish first.
     ensure_topics(conn.bootstrap, bus_topics(default_catalogue(), []), partitions=3, replication=1)
+    _warm_coordinators(conn.bootstrap)
     return conn
+
+
+def _warm_coordinators(bootstrap: str, timeout_s: float = 120) -> None:
+    """A fresh broker answers metadata before its group and transaction coordinators have
+    loaded: the first test would see NOT_COORDINATOR or 'coordinator load in progress'."""
+    from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition  # noqa: PLC0415
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "govbus-test-warmup"})
+        try:
+            consumer.committed([TopicPartition("govbus.audit", 0)], timeout=10)
+            producer = Producer(
+                {"bootstrap.servers": bootstrap, "transactional.id": "govbus-test-warmup"}
+            )
+            producer.init_transactions(30)
+            return
+        except KafkaException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+        finally:
+            consumer.close()
 
 
 @pytest.fixture(scope="session")

@@ -11,10 +11,11 @@ import typer
 from rich.console import Console
 
 from govbus import telemetry
-from govbus.adapters.federation_bridge import Bridge, heartbeat_file
+from govbus.adapters.federation_bridge import Bridge
 from govbus.adapters.publisher import Publisher
 from govbus.config import ConnectionSettings, FederationSettings, LocalRuntimeSettings, load
 from govbus.errors import ConfigError
+from govbus.heartbeat import heartbeat_file
 from govbus.logs import setup_logging
 
 app = typer.Typer(
@@ -57,8 +58,7 @@ def bridge(
         ) as relay,
     ):
         try:
-            heartbeat = heartbeat_file(load(LocalRuntimeSettings).state_dir)
-            heartbeat.parent.mkdir(parents=True, exist_ok=True)
+            heartbeat = heartbeat_file(load(LocalRuntimeSettings).state_dir, "bridge")
             stats = relay.run(stop, idle_exit_s=idle_exit, heartbeat=heartbeat)
         except KeyboardInterrupt:
             stats = relay.stats

@@ -10,7 +10,13 @@ from rich.console import Console
 from rich.table import Table
 
 from govbus import telemetry
-from govbus.config import DEV_ONLY_SECRET, ConnectionSettings, GatewaySettings, load
+from govbus.config import (
+    DEV_ONLY_SECRET,
+    ConnectionSettings,
+    GatewaySettings,
+    LocalRuntimeSettings,
+    load,
+)
 from govbus.gateway.keystore import KeyStore
 from govbus.kafka_config import client_config
 from govbus.logs import setup_logging, warn_unknown_settings
@@ -119,6 +125,7 @@ def acl_follow(
     from confluent_kafka.admin import AdminClient  # noqa: PLC0415
 
     from govbus.gateway.acl_follow import AclFollower  # noqa: PLC0415
+    from govbus.heartbeat import heartbeat_file  # noqa: PLC0415
     from govbus.schemas.catalogue import default_catalogue  # noqa: PLC0415
 
     setup_logging()
@@ -131,7 +138,7 @@ def acl_follow(
         resync_s=resync_s,
     )
     try:
-        follower.run()
+        follower.run(heartbeat_file(load(LocalRuntimeSettings).state_dir, "acl-follower"))
     finally:
         follower.close()
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import httpx
 import typer
 
 from govbus.config import GatewaySettings, LocalRuntimeSettings, StreamsSettings, load
+from govbus.heartbeat import age_s, heartbeat_file
 
 app = typer.Typer(help="Health checks for probes: exit 0 when healthy.", no_args_is_help=True)
 
@@ -30,11 +30,10 @@ def gateway(
 
 
 def _fresh(beat: Path, max_age: float) -> None:
-    try:
-        age = time.time() - beat.stat().st_mtime
-    except FileNotFoundError:
+    age = age_s(beat)
+    if age is None:
         typer.echo(f"no heartbeat at {beat}", err=True)
-        raise typer.Exit(1) from None
+        raise typer.Exit(1)
     if age > max_age:
         typer.echo(f"last heartbeat {age:.0f}s ago", err=True)
         raise typer.Exit(1)
@@ -43,18 +42,14 @@ def _fresh(beat: Path, max_age: float) -> None:
 @app.command()
 def indexer(max_age: float = typer.Option(30.0, help="seconds since the last heartbeat")) -> None:
     """Both indexers (disclosures, licences) are running."""
-    from govbus.indexing import heartbeat_file  # noqa: PLC0415
-
-    _fresh(heartbeat_file(load(LocalRuntimeSettings).state_dir), max_age)
+    _fresh(heartbeat_file(load(LocalRuntimeSettings).state_dir, "indexer"), max_age)
 
 
 @app.command()
 def bridge(max_age: float = typer.Option(60.0, help="seconds since the last heartbeat")) -> None:
     """The federation bridge completed a round with the peer's gateway and this bus's broker
     within MAX_AGE seconds (a long poll takes at most GOVBUS_PEER_WAIT_S)."""
-    from govbus.adapters.federation_bridge import heartbeat_file  # noqa: PLC0415
-
-    _fresh(heartbeat_file(load(LocalRuntimeSettings).state_dir), max_age)
+    _fresh(heartbeat_file(load(LocalRuntimeSettings).state_dir, "bridge"), max_age)
 
 
 @app.command()
@@ -62,6 +57,13 @@ def worker(
     max_age: float = typer.Option(30.0, help="seconds since the last heartbeat"),
 ) -> None:
     """The stream worker's event loop beat within MAX_AGE seconds."""
-    from govbus.streams.app import heartbeat_file  # noqa: PLC0415 - imports Faust
+    streams = load(StreamsSettings)
+    _fresh(heartbeat_file(streams.data_dir / streams.app_id, "worker"), max_age)
 
-    _fresh(heartbeat_file(load(StreamsSettings)), max_age)
+
+@app.command("acl-follower")
+def acl_follower(
+    max_age: float = typer.Option(60.0, help="seconds since the last heartbeat"),
+) -> None:
+    """The ACL follower (govbus acl follow) read the policy topic within MAX_AGE seconds."""
+    _fresh(heartbeat_file(load(LocalRuntimeSettings).state_dir, "acl-follower"), max_age)

@@ -35,7 +35,8 @@ licences_app = typer.Typer(help="Electronic licence verification.", no_args_is_h
 def run(once: Annotated[bool, typer.Option(help="catch up, then exit")] = False) -> None:
     """Follow the audit topic (disclosures, reads, acknowledgements) and the licence
     registry's deliveries into PostgreSQL. Safe to run in several copies."""
-    from govbus.indexing import Indexes, heartbeat_file  # noqa: PLC0415
+    from govbus.heartbeat import heartbeat_file  # noqa: PLC0415
+    from govbus.indexing import Indexes  # noqa: PLC0415
 
     setup_logging()
     conn = load(ConnectionSettings)
@@ -48,7 +49,7 @@ def run(once: Annotated[bool, typer.Option(help="catch up, then exit")] = False)
         else:
             state_dir = load(LocalRuntimeSettings).state_dir
             state_dir.mkdir(parents=True, exist_ok=True)
-            indexes.run_forever(heartbeat_file(state_dir))
+            indexes.run_forever(heartbeat_file(state_dir, "indexer"))
     finally:
         indexes.close()
 
