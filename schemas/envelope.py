@@ -21,8 +21,12 @@ SPECVERSION = "1.0"
 AVRO_CONTENT_TYPE = "application/avro"
 MAX_HEADER_BYTES = 512
 
-_TYPE_VERSION_RE = re.compile(r"^(gov\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*)\.v([1-9]\d{0,3})$")
-_SAFE_RE = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII, no spaces or control characters
+_TYPE_VERSION_RE = re.compile(
+    r"(gov\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*)\.v([1-9][0-9]{0,3})", re.ASCII
+)
+# Printable ASCII, no spaces or control characters; fullmatch: ``$`` would let a final
+# newline through (and "abc\n" would dedupe apart from "abc").
+_SAFE_RE = re.compile(r"[\x21-\x7e]+")
 
 HeaderList = list[tuple[str, bytes]]
 # confluent-kafka's produce() takes a wider (invariant) list type; ours is always str -> bytes.
@@ -108,7 +112,7 @@ class Envelope:
 
         if need("ce_specversion") != SPECVERSION:
             raise EnvelopeError("envelope.specversion", "ce_specversion must be 1.0")
-        match = _TYPE_VERSION_RE.match(need("ce_type"))
+        match = _TYPE_VERSION_RE.fullmatch(need("ce_type"))
         if match is None:
             raise EnvelopeError("envelope.type", "ce_type must be gov.<domain>.<event>.v<N>")
         source = need("ce_source")
@@ -151,7 +155,7 @@ def header_dict(headers: HeadersIn | None) -> dict[str, str]:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
             raise EnvelopeError("envelope.encoding", f"header {key} is not UTF-8") from None
-        if key.startswith("ce_") and not _SAFE_RE.match(text):
+        if key.startswith("ce_") and not _SAFE_RE.fullmatch(text):
             raise EnvelopeError("envelope.unsafe", f"header {key} has spaces or control characters")
         if key in out:
             raise EnvelopeError("envelope.duplicate", f"header {key} appears twice")

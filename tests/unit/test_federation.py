@@ -33,6 +33,7 @@ from govbus.schemas.topics import DLQ, check_source, delivery_topic, split_sourc
 from govbus.streams.masking import mask_citizen_id, mask_mobile, mask_name
 from govbus.streams.messages import InMessage, Output
 from govbus.streams.pipeline import Pipeline
+from tests.corpus import full_width
 from tests.unit.test_pipeline import ListSink, decode, make_pipeline, schemas_in
 
 CATALOGUE = default_catalogue()
@@ -375,3 +376,20 @@ def test_the_peers_trace_context_travels_with_the_relayed_event() -> None:
     parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
     prepared = relayed(as_pulled(deliver_in_a(msg), parent), "province_a")
     assert dict(prepared.headers)["traceparent"] == parent.encode()
+
+
+def test_b_dead_letters_a_non_canonical_identifier_that_a_let_through() -> None:
+    """B's worker is the authority on what it accepts: a clear ID whose digits are
+    full-width (an older A, or a forged page) is another person to B's indexes."""
+    msg, data, _ = birth_in_a(7)
+    delivered = deliver_in_a(msg)
+    codec = AvroCodec()
+    fp = codec.register(projected_schema(BIRTH, TO_B["fields"], TO_B["id"]))
+    _, record = codec.decode(delivered.value or b"")
+    mother = data["mother_id"]
+    record["mother_id"] = mother[:2] + full_width(mother[2:17]) + mother[17]
+    forged = dataclasses.replace(delivered, value=codec.encode(fp, record))
+    pipe, sink, _ = pipeline(POLICY_B)
+    result = pipe.process([into_b(as_pulled(forged), 0)])
+    assert result.counts == {"dlq:identifier.citizen_id": 1}
+    assert not [o for o in sink.batches[-1] if o.topic.startswith("govbus.deliver.")]
