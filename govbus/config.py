@@ -191,7 +191,8 @@ class KeySettings(_Base):
     pseudonym_key_id: str = Field(default="dev1", description="Id of the pseudonym master key.")
     subject_key: SecretStr = Field(
         default=SecretStr(DEV_ONLY_SECRET),
-        description="Bus-wide key for subject pseudonyms (partition keys).",
+        description="Bus-wide key for subject pseudonyms (audit, disclosure index); the bus "
+        "alone holds it (workers, gateway, indexer), never a publisher.",
     )
 
     @property

@@ -1,5 +1,8 @@
-"""Keyed pseudonyms (HMAC-SHA256): the subject key for partitioning, and per-subscriber
-pseudonyms so two subscribers' copies of one person cannot be joined.
+"""Keyed pseudonyms (HMAC-SHA256): the bus-wide subject pseudonym (audit, disclosure index),
+and per-subscriber pseudonyms so two subscribers' copies of one person cannot be joined.
+
+Only the bus holds these keys. Publishers never compute a subject: the worker derives it
+from the record itself, so what a publisher claims cannot redirect audit or disclosures.
 
 Keys are derived from a master key and carry its key id, so keys can be rotated:
 a pseudonym names the key id it was made with.
@@ -10,9 +13,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from collections.abc import Mapping
 from functools import lru_cache
+from typing import Any
 
 from govbus.config import KeySettings
+from govbus.schemas.catalogue import EventType
+from govbus.schemas.projection import CLEAR
 
 
 def _b32(digest: bytes, chars: int = 26) -> str:
@@ -30,7 +37,7 @@ def pseudonym(key: bytes, key_id: str, kind: str, value: str) -> str:
 
 
 class Pseudonymizer:
-    """Makes subject keys (bus-wide) and subscriber pseudonyms (one key per subscriber)."""
+    """Makes subject pseudonyms (bus-wide) and subscriber pseudonyms (a key per subscriber)."""
 
     def __init__(self, keys: KeySettings) -> None:
         self._subject_master = keys.subject_key.get_secret_value().encode()
@@ -40,6 +47,20 @@ class Pseudonymizer:
     def subject(self, kind: str, value: str) -> str:
         key = derive_key(self._subject_master, "subject", self.key_id)
         return pseudonym(key, self.key_id, kind, value)
+
+    def subject_of(self, event: EventType, record: Mapping[str, Any]) -> str:
+        """The subject pseudonym of an event, from its own record; "" when the record does not
+        name its subject in clear (a peer sent the field masked or not at all): then this
+        bus cannot know whose it is, and nothing is indexed under a guess."""
+        value = record.get(event.subject_field)
+        if value is None:
+            return ""
+        if (
+            event.received_rules is not None
+            and event.received_rules.get(event.subject_field) != CLEAR
+        ):
+            return ""
+        return self.subject(event.subject_kind, str(value))
 
     def for_subscriber(self, subscriber: str, kind: str, value: str) -> str:
         key = derive_key(self._master, f"subscriber:{subscriber}", self.key_id)

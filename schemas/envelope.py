@@ -2,8 +2,12 @@
 
 The Avro payload is the event's data; everything about the event (id, source,
 type, subject, time...) travels in ``ce_*`` headers so routing, dedupe and
-audit never need to decode the payload. The subject is always a keyed
-pseudonym: a clear ID number never appears in keys or headers.
+audit never need to decode the payload.
+
+The subject is a keyed pseudonym that only the bus computes, from the record's subject
+field: a publisher leaves ``ce_subject`` out (it holds no bus secret), and the worker
+dead-letters an input whose ``ce_subject`` is not the bus's own. On a delivery it is the
+subscriber's pseudonym of that subject.
 """
 
 from __future__ import annotations
@@ -53,7 +57,9 @@ class Envelope:
     source: str  # the publishing department, or <peer>/<department> from a federated bus
     type: str  # gov.<domain>.<event>
     version: int
-    subject: str  # keyed pseudonym of the person or enterprise
+    # Keyed pseudonym of the person or enterprise; "" when not (yet) known: on input the
+    # bus computes it, and a peer's event whose subject field came masked has none here.
+    subject: str
     time: dt.datetime
     dataschema: str = ""
     correlation_id: str | None = None  # one "get one thing done" case across events
@@ -84,10 +90,11 @@ class Envelope:
             "ce_id": self.id,
             "ce_source": self.source,
             "ce_type": self.ce_type,
-            "ce_subject": self.subject,
             "ce_time": self.time.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
             "content-type": AVRO_CONTENT_TYPE,
         }
+        if self.subject:
+            pairs["ce_subject"] = self.subject
         if self.dataschema:
             pairs["ce_dataschema"] = self.dataschema
         if self.correlation_id:
@@ -126,7 +133,7 @@ class Envelope:
             source=need("ce_source"),
             type=match.group(1),
             version=int(match.group(2)),
-            subject=need("ce_subject"),
+            subject=values.get("ce_subject", ""),
             time=parse_time(need("ce_time")),
             dataschema=values.get("ce_dataschema", ""),
             correlation_id=values.get("ce_correlationid"),

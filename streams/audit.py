@@ -94,7 +94,8 @@ class AuditWriter:
             env: Envelope | None = Envelope.from_headers(rej.msg.headers)
         except ValueError:
             env = None
-        base = _base(rej.msg, env, self.now, self.chain_id)
+        # Never the subject as sent: only an accepted event has a subject the bus computed.
+        base = replace(_base(rej.msg, env, self.now, self.chain_id), subject="")
         if env is None:  # keep what identifies the event, checked, without trusting it
             raw = _safe_headers(rej.msg)
             base = replace(

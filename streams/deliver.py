@@ -76,7 +76,12 @@ class Projector:
         # Per-subscriber event id and subject: two departments cannot join their copies
         # on identifiers the bus hands out.
         out_id = delivery_id(sub.subscriber, env.source, env.id)
-        subject = self.pseudonymizer.for_subscriber(sub.subscriber, "subject", env.subject)
+        # env.subject is the bus's own (see validate); "" when a peer sent no clear subject.
+        subject = (
+            self.pseudonymizer.for_subscriber(sub.subscriber, "subject", env.subject)
+            if env.subject
+            else ""
+        )
         out_env = Envelope(
             id=out_id,
             source=env.source,
@@ -96,7 +101,8 @@ class Projector:
         headers = [*out_env.to_headers(), ("govbus_subscription", sub.id.encode()), *extra_headers]
         applied = {name: rules[1] for name, rules in plan.items()}
         value = self.codec.encode(fp, self.project(accepted, sub, applied))
-        output = Output(delivery_topic(sub.subscriber), subject.encode(), value, headers)
+        key = (subject or out_id).encode()  # per subject, so one person's stay in order
+        output = Output(delivery_topic(sub.subscriber), key, value, headers)
         return Delivery(sub, fp, output, out_id, shown)
 
 

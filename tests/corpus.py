@@ -47,15 +47,18 @@ def full_width(digits: str) -> str:
 
 
 def _headers(headers: list[tuple[str, bytes]], **override: bytes | None) -> list[tuple[str, bytes]]:
-    """Replace (or with None drop) some headers; keys use underscores (ce_id...)."""
+    """Replace, add (or with None drop) some headers; keys use underscores (ce_id...)."""
     out = [(k, override[k]) if k in override else (k, v) for k, v in headers]
+    present = {k for k, _ in headers}
+    out += [(k, v) for k, v in override.items() if k not in present]
     return [(k, v) for k, v in out if v is not None]
 
 
 def cases(uid: str, now: dt.datetime | None = None) -> list[Case]:
     now = now or dt.datetime.now(dt.UTC)
     catalogue = default_catalogue()
-    encoder = EventEncoder("health", catalogue, Pseudonymizer(KeySettings()))
+    encoder = EventEncoder("health", catalogue)
+    subjects = Pseudonymizer(KeySettings())  # the bus's keys, as a forger might guess them
     codec = AvroCodec()
     v2 = catalogue.get(BIRTH, 2)
     death = catalogue.latest(DEATH)
@@ -131,6 +134,19 @@ def cases(uid: str, now: dt.datetime | None = None) -> list[Case]:
         raw("space-in-source", good, "envelope.unsafe", ce_source=b"health evil"),
         raw("non-utf8-header", good, "envelope.encoding", ce_id=b"\xff\xfe\xfd"),
         raw("huge-header", good, "envelope.header_size", ce_subject=b"s" * 5000),
+        # -- the subject is the bus's: a publisher may leave it out, never choose it
+        raw(
+            "clear-id-as-subject",
+            good,
+            "envelope.subject_mismatch",
+            ce_subject=good_facts["certificate_no"].encode(),
+        ),
+        raw(
+            "someone-elses-subject",
+            good,
+            "envelope.subject_mismatch",
+            ce_subject=subjects.subject("certificate_no", "Q0000000001").encode(),
+        ),
         Case(
             "duplicate-header",
             "envelope.duplicate",

@@ -24,12 +24,11 @@ from confluent_kafka.admin import AdminClient
 
 from govbus.adapters import outbox
 from govbus.adapters.outbox_relay import OutboxRelay
-from govbus.adapters.publisher import Publisher
+from govbus.adapters.publisher import Publisher, partition_key
 from govbus.audit_log import read_audit
 from govbus.config import (
     ConnectionSettings,
     GatewaySettings,
-    KeySettings,
     LocalRuntimeSettings,
     load,
 )
@@ -53,7 +52,6 @@ from govbus.gateway.keystore import KeyStore
 from govbus.indexing import Indexes
 from govbus.kafka_admin import bus_topics, ensure_topics
 from govbus.policy import PolicyDocument, load_policy_file
-from govbus.pseudonym import Pseudonymizer
 from govbus.schemas.audit import AuditRecord
 from govbus.schemas.catalogue import default_catalogue
 from govbus.schemas.codec import AvroCodec
@@ -261,16 +259,12 @@ class DemoRun:
             raise KeyError(step.event_type)
         codec = AvroCodec()
         fp = codec.register(event.schema)
-        subject_field = event.fields[event.subject_field]
-        subject = Pseudonymizer(load(KeySettings)).subject(
-            subject_field.format or subject_field.name, str(step.data[event.subject_field])
-        )
         envelope = Envelope(
             id=str(uuid.uuid4()),
             source=step.source,
             type=event.type,
             version=event.version,
-            subject=subject,
+            subject="",  # the bus computes it
             time=dt.datetime.now(dt.UTC),
             dataschema=f"govbus:schema:{fp.hex()}",
             correlation_id=step.correlation_id,
@@ -279,7 +273,7 @@ class DemoRun:
         producer.produce(
             event.topic,
             codec.encode(fp, step.data),
-            subject.encode(),
+            partition_key(event.subject_kind, str(step.data[event.subject_field])),
             headers=envelope.to_headers(),  # type: ignore[arg-type]
         )
         if producer.flush(30) != 0:

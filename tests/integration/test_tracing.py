@@ -106,7 +106,7 @@ def test_one_trace_covers_publish_process_deliver_and_read(
         codec.register(event.schema)
     pipeline = Pipeline(
         app_id=f"trace-{uid}",
-        validator=Validator(catalogue, codec, 1_000_000),
+        validator=Validator(catalogue, codec, 1_000_000, subjects=Pseudonymizer(KeySettings())),
         projector=Projector(codec, Pseudonymizer(KeySettings())),
         codec=codec,
         policy=lambda: policy,

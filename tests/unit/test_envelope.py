@@ -54,6 +54,13 @@ def test_bad_headers_are_reasoned(change: dict[str, bytes | None], reason: str) 
     assert err.value.reason == reason
 
 
+def test_the_subject_is_optional_on_input() -> None:
+    headers = [(k, v) for k, v in ENV.to_headers() if k != "ce_subject"]
+    parsed = Envelope.from_headers(headers)
+    assert parsed.subject == ""
+    assert "ce_subject" not in dict(parsed.to_headers())
+
+
 def test_duplicate_header_is_refused() -> None:
     headers = [*ENV.to_headers(), ("ce_source", b"tax")]
     with pytest.raises(EnvelopeError) as err:

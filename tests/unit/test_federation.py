@@ -16,14 +16,12 @@ import pytest
 
 from govbus.adapters.federation_bridge import malformed, relayed
 from govbus.adapters.publisher import EventEncoder
-from govbus.config import KeySettings
 from govbus.demo.sample_data import birth, citizen_id
 from govbus.dlq import DeadLetter
 from govbus.federation import inbound_types
 from govbus.policy import MASK_RULES, InboundAgreement, PolicyDocument, parse_policy, validate
 from govbus.policy_store import decode as decode_entry
 from govbus.policy_store import encode as encode_entry
-from govbus.pseudonym import Pseudonymizer
 from govbus.schemas.catalogue import default_catalogue
 from govbus.schemas.codec import AvroCodec
 from govbus.schemas.envelope import Envelope, delivery_id
@@ -107,7 +105,7 @@ def birth_in_a(seed: int, **override: Any) -> tuple[InMessage, dict[str, Any], s
     mother_from_b = citizen_id("320102", dt.date(1988, 1, 1), 123)
     data = {**birth(random.Random(seed), NOW.date()), "mother_id": mother_from_b}
     data.update(override)
-    encoder = EventEncoder("health", CATALOGUE, Pseudonymizer(KeySettings()))
+    encoder = EventEncoder("health", CATALOGUE)
     prepared = encoder.prepare("gov.health.birth_registered", data, time=NOW)
     msg = InMessage(BIRTH.topic, 0, seed, prepared.key, prepared.value, prepared.headers)
     return msg, data, prepared.envelope.id
@@ -243,7 +241,7 @@ def test_a_correction_from_a_reaches_bs_original_recipients() -> None:
     msg, data, event_id = birth_in_a(4)
     provider, provider_sink, _ = pipeline(POLICY_A)
     provider.process([msg])
-    encoder = EventEncoder("health", CATALOGUE, Pseudonymizer(KeySettings()))
+    encoder = EventEncoder("health", CATALOGUE)
     fixed = encoder.prepare(
         "gov.health.birth_registered", {**data, "baby_name": "王小明"}, time=NOW, corrects=event_id
     )

@@ -100,7 +100,11 @@ def make_pipeline(
     pipe = Pipeline(
         app_id="t",
         validator=Validator(
-            CATALOGUE, codec, 100_000, inbound=InboundLookup(current, CATALOGUE, codec)
+            CATALOGUE,
+            codec,
+            100_000,
+            inbound=InboundLookup(current, CATALOGUE, codec),
+            subjects=Pseudonymizer(KeySettings()),
         ),
         projector=Projector(codec, Pseudonymizer(KeySettings())),
         codec=codec,
@@ -121,7 +125,7 @@ def encoded_birth(
     retract: bool = False,
     **override: Any,
 ) -> tuple[InMessage, dict[str, Any], str]:
-    encoder = EventEncoder("health", CATALOGUE, Pseudonymizer(KeySettings()))
+    encoder = EventEncoder("health", CATALOGUE)
     data = {**birth(random.Random(offset if seed is None else seed), NOW.date()), **override}
     # v1 on purpose: the worker reads it as the latest version (v2).
     prepared = encoder.prepare(
