@@ -195,11 +195,19 @@ class KeySettings(_Base):
         "alone holds it (workers, gateway, indexer), never a publisher.",
     )
 
+    delivery_id_key: SecretStr = Field(
+        default=SecretStr(DEV_ONLY_SECRET),
+        description="Key of the delivery ids (HMAC): without it nobody can compute a "
+        "department's id of an event from the event id. Keep it stable: redeliveries, "
+        "corrections and federated peers name events by these ids.",
+    )
+
     @property
     def uses_dev_defaults(self) -> bool:
         return DEV_ONLY_SECRET in (
             self.pseudonym_key.get_secret_value(),
             self.subject_key.get_secret_value(),
+            self.delivery_id_key.get_secret_value(),
         )
 
 

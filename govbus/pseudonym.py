@@ -1,5 +1,6 @@
 """Keyed pseudonyms (HMAC-SHA256): the bus-wide subject pseudonym (audit, disclosure index),
-and per-subscriber pseudonyms so two subscribers' copies of one person cannot be joined.
+per-subscriber pseudonyms so two subscribers' copies of one person cannot be joined, and the
+delivery ids, keyed for the same reason.
 
 Only the bus holds these keys. Publishers never compute a subject: the worker derives it
 from the record itself, so what a publisher claims cannot redirect audit or disclosures.
@@ -13,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import uuid
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
@@ -42,6 +44,7 @@ class Pseudonymizer:
     def __init__(self, keys: KeySettings) -> None:
         self._subject_master = keys.subject_key.get_secret_value().encode()
         self._master = keys.pseudonym_key.get_secret_value().encode()
+        self._delivery_key = keys.delivery_id_key.get_secret_value().encode()
         self.key_id = keys.pseudonym_key_id
 
     def subject(self, kind: str, value: str) -> str:
@@ -65,3 +68,19 @@ class Pseudonymizer:
     def for_subscriber(self, subscriber: str, kind: str, value: str) -> str:
         key = derive_key(self._master, f"subscriber:{subscriber}", self.key_id)
         return pseudonym(key, self.key_id, kind, value)
+
+    def delivery_id(self, subscriber: str, source: str, event_id: str) -> str:
+        """The id a subscriber sees for an event: the one place it is made.
+
+        Deterministic, because much depends on it: a redelivery repeats it, a correction
+        names the recipient's own id of the original, a federated peer uses it as its event
+        id (and dedupes a re-read by it), and the disclosure index and reconciliation match
+        deliveries by it. Keyed, so no department can compute another's id of an event (as
+        it could with a plain hash of the event id) and join their copies on it. Shaped as a
+        UUID (version 8, RFC 9562) so every reader of ids keeps working.
+        """
+        message = f"govbus:delivery:{subscriber}|{source}|{event_id}".encode()
+        raw = bytearray(hmac.new(self._delivery_key, message, hashlib.sha256).digest()[:16])
+        raw[6] = (raw[6] & 0x0F) | 0x80  # version 8: custom
+        raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 9562 variant
+        return str(uuid.UUID(bytes=bytes(raw)))

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
@@ -36,15 +35,6 @@ HeaderList = list[tuple[str, bytes]]
 # confluent-kafka's produce() takes a wider (invariant) list type; ours is always str -> bytes.
 KafkaHeaders = list[tuple[str, str | bytes | None]]
 HeadersIn = Mapping[str, bytes | str | None] | Iterable[tuple[str, bytes | str | None]]
-
-
-_DELIVERY_NS = uuid.UUID("6f1d7a52-3c4e-4b8e-9a57-2c0f3b1e9d11")
-
-
-def delivery_id(subscriber: str, source: str, event_id: str) -> str:
-    """The id a subscriber sees for an event: stable (redelivery and corrections reuse it)
-    and different per subscriber, so two departments cannot join their copies on it."""
-    return str(uuid.uuid5(_DELIVERY_NS, f"{subscriber}|{source}|{event_id}"))
 
 
 class EnvelopeError(ReasonedError):

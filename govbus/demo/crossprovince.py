@@ -26,7 +26,7 @@ from govbus.adapters.federation_bridge import Bridge
 from govbus.adapters.publisher import Publisher
 from govbus.audit_log import read_audit
 from govbus.config import GatewaySettings, LocalRuntimeSettings, load
-from govbus.demo.parts import DepartmentReader, Keys, running_gateway
+from govbus.demo.parts import DepartmentReader, Keys, delivery_id, running_gateway
 from govbus.demo.report import DeliverySeen, FieldSeen, ms_since
 from govbus.devenv.peer import PeerRuntime
 from govbus.devenv.worker import WorkerProcess
@@ -35,7 +35,6 @@ from govbus.kafka_admin import bus_topics, ensure_topics
 from govbus.policy import InboundAgreement, PolicyDocument, load_policy_file, subscribers
 from govbus.schemas.audit import AuditRecord
 from govbus.schemas.catalogue import Catalogue
-from govbus.schemas.envelope import delivery_id
 
 PEER_IN_A = "province_b"  # province B as a subscriber on A's bus
 PEER_IN_B = "province_a"  # province A as B names it: events arrive from province_a/<dept>

@@ -34,7 +34,7 @@ from govbus.config import (
 )
 from govbus.demo.civil_registry import DEATH, CivilRegistry
 from govbus.demo.crossprovince import PEER_IN_A, ProvinceB
-from govbus.demo.parts import DepartmentReader, Keys, Seen, running_gateway
+from govbus.demo.parts import DepartmentReader, Keys, Seen, delivery_id, running_gateway
 from govbus.demo.report import (
     AccessCheck,
     DeliverySeen,
@@ -55,7 +55,7 @@ from govbus.policy import PolicyDocument, load_policy_file
 from govbus.schemas.audit import AuditRecord
 from govbus.schemas.catalogue import default_catalogue
 from govbus.schemas.codec import AvroCodec
-from govbus.schemas.envelope import Envelope, delivery_id
+from govbus.schemas.envelope import Envelope
 from govbus.schemas.jsonvalues import to_json
 from govbus.schemas.topics import delivery_topic
 

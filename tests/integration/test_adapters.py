@@ -29,7 +29,6 @@ from govbus.demo.sample_data import birth
 from govbus.devenv.process import Managed
 from govbus.devenv.runtime import Runtime
 from govbus.kafka_read import read_to_end
-from govbus.schemas.envelope import delivery_id
 from tests.corpus import X_ID, full_width
 from tests.integration.helpers import (
     birth_subscription,
@@ -38,6 +37,7 @@ from tests.integration.helpers import (
     start_worker,
     wait_until,
 )
+from tests.keys import delivery_id
 
 BIRTH = "gov.health.birth_registered"
 TOPIC = "govbus.events.health.birth_registered.v2"

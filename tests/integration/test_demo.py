@@ -17,7 +17,7 @@ from govbus.config import ConnectionSettings
 from govbus.demo.run import demo_policy_path
 from govbus.policy import Condition, PolicyDocument, Subscription, load_policy_file
 from govbus.schemas.catalogue import default_catalogue
-from govbus.schemas.envelope import delivery_id
+from tests.keys import delivery_id
 
 
 @pytest.fixture(scope="module")

@@ -33,8 +33,8 @@ from govbus.devenv.worker import WorkerProcess
 from govbus.gateway.keystore import KeyStore
 from govbus.reconcile import Reconciliation, collect
 from govbus.schemas.catalogue import default_catalogue
-from govbus.schemas.envelope import delivery_id
 from tests.integration.helpers import birth_subscription, start_worker, wait_until
+from tests.keys import delivery_id
 
 BIRTH = "gov.health.birth_registered"
 

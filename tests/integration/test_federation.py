@@ -43,10 +43,10 @@ from govbus.gateway.keystore import KeyStore
 from govbus.kafka_admin import bus_topics, ensure_topics
 from govbus.reconcile import collect
 from govbus.schemas.catalogue import default_catalogue
-from govbus.schemas.envelope import delivery_id
 from govbus.streams.masking import mask_citizen_id, mask_mobile
 from tests.integration.helpers import APPROVAL, BIRTH, wait_until
 from tests.integration.test_gateway import problem
+from tests.keys import delivery_id
 
 MOTHERS_FROM_B = 12
 OTHERS = 6

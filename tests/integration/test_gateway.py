@@ -33,9 +33,9 @@ from govbus.gateway.app import create_app
 from govbus.gateway.consume import Consumption
 from govbus.gateway.keystore import KeyStore
 from govbus.gateway.reader import DeliveryDecoder
-from govbus.schemas.envelope import delivery_id
 from tests.corpus import full_width
 from tests.integration.helpers import birth_subscription, start_worker, wait_until
+from tests.keys import delivery_id
 
 BIRTH = "gov.health.birth_registered"
 PROBLEM = "application/problem+json"

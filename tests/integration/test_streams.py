@@ -29,11 +29,12 @@ from govbus.pseudonym import Pseudonymizer
 from govbus.schemas.audit import verify
 from govbus.schemas.catalogue import default_catalogue
 from govbus.schemas.codec import AvroCodec
-from govbus.schemas.envelope import Envelope, delivery_id
+from govbus.schemas.envelope import Envelope
 from govbus.schemas.topics import delivery_topic
 from govbus.streams.masking import mask_citizen_id, mask_mobile, mask_name
 from tests.corpus import cases
 from tests.integration.helpers import APPROVAL, read, read_all, start_worker, wait_until
+from tests.keys import delivery_id, unkeyed_delivery_id
 
 BIRTH = "gov.health.birth_registered"
 BIRTH_V2_TOPIC = "govbus.events.health.birth_registered.v2"
@@ -108,6 +109,9 @@ def test_one_event_fans_out_to_three_subscribers_with_exact_fields(
     got = {k: read(bootstrap, s, {delivery_id(s, "health", event_id)}) for k, s in subs.items()}
     records = {k: next(iter(v.values())).record for k, v in got.items() if v}
     assert set(records) == {"ps", "cdc", "mi"}
+    # Keyed ids: no department computes another's id of the event from the event id.
+    ids = {r.envelope.id for v in got.values() for r in v.values()}
+    assert not ids & {unkeyed_delivery_id(s, "health", event_id) for s in subs.values()}
     assert records["ps"] == {
         "certificate_no": data["certificate_no"],
         "baby_name": data["baby_name"],

@@ -31,7 +31,7 @@ from govbus.policy import parse_policy
 from govbus.pseudonym import Pseudonymizer
 from govbus.schemas.catalogue import default_catalogue
 from govbus.schemas.codec import AvroCodec
-from govbus.schemas.envelope import delivery_id, header_dict
+from govbus.schemas.envelope import header_dict
 from govbus.schemas.topics import delivery_topic
 from govbus.streams.dedupe import RedisDedupe
 from govbus.streams.deliver import Projector
@@ -40,6 +40,7 @@ from govbus.streams.pipeline import Pipeline
 from govbus.streams.sink import TransactionalSink
 from govbus.streams.validate import Validator
 from tests.integration.helpers import birth_subscription, read, start_worker
+from tests.keys import delivery_id
 
 BIRTH = "gov.health.birth_registered"
 TOPIC = "govbus.events.health.birth_registered.v2"

@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from govbus.schemas.envelope import Envelope, EnvelopeError, delivery_id
+from govbus.schemas.envelope import Envelope, EnvelopeError
 
 ENV = Envelope(
     id="e-1",
@@ -66,10 +66,3 @@ def test_duplicate_header_is_refused() -> None:
     with pytest.raises(EnvelopeError) as err:
         Envelope.from_headers(headers)
     assert err.value.reason == "envelope.duplicate"
-
-
-def test_delivery_ids_are_stable_and_differ_per_subscriber() -> None:
-    a = delivery_id("tax", "health", "e-1")
-    assert a == delivery_id("tax", "health", "e-1")
-    assert a != delivery_id("hrss", "health", "e-1")
-    assert a != delivery_id("tax", "health", "e-2")

@@ -24,7 +24,7 @@ from govbus.policy_store import decode as decode_entry
 from govbus.policy_store import encode as encode_entry
 from govbus.schemas.catalogue import default_catalogue
 from govbus.schemas.codec import AvroCodec
-from govbus.schemas.envelope import Envelope, delivery_id
+from govbus.schemas.envelope import Envelope
 from govbus.schemas.federation import delivered_rules
 from govbus.schemas.projection import projected_schema
 from govbus.schemas.topics import DLQ, check_source, delivery_topic, split_source
@@ -32,6 +32,7 @@ from govbus.streams.masking import mask_citizen_id, mask_mobile, mask_name
 from govbus.streams.messages import InMessage, Output
 from govbus.streams.pipeline import Pipeline
 from tests.corpus import full_width
+from tests.keys import delivery_id
 from tests.unit.test_pipeline import ListSink, decode, make_pipeline, schemas_in
 
 CATALOGUE = default_catalogue()

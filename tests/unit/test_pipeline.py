@@ -19,7 +19,7 @@ from govbus.policy import PolicyDocument, parse_policy
 from govbus.pseudonym import Pseudonymizer
 from govbus.schemas.catalogue import default_catalogue
 from govbus.schemas.codec import AvroCodec
-from govbus.schemas.envelope import Envelope, delivery_id
+from govbus.schemas.envelope import Envelope
 from govbus.schemas.topics import DLQ, PROGRESS, SCHEMAS, delivery_topic
 from govbus.streams.dedupe import InMemoryDedupe
 from govbus.streams.deliver import Projector
@@ -27,6 +27,7 @@ from govbus.streams.masking import mask_citizen_id, mask_name
 from govbus.streams.messages import InMessage, Output
 from govbus.streams.pipeline import Pipeline
 from govbus.streams.validate import Validator
+from tests.keys import delivery_id
 
 CATALOGUE = default_catalogue()
 NOW = dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC)
