@@ -8,14 +8,15 @@ from dataclasses import replace
 from govbus import telemetry
 from govbus.schemas.audit import AuditRecord, ChainState, append
 from govbus.schemas.envelope import Envelope, header_dict
+from govbus.schemas.envelope import HeaderList as Headers
 from govbus.schemas.topics import AUDIT
 from govbus.streams.deliver import Delivery
 from govbus.streams.messages import Accepted, InMessage, Output, Rejected
 
 
-def trace_id(msg: InMessage) -> str:
-    """The trace id of the message's traceparent header, if any."""
-    return next((telemetry.trace_id_of(v) for k, v in msg.headers if k == "traceparent"), "")
+def trace_id(headers: Headers) -> str:
+    """The trace id of the traceparent header, if any."""
+    return next((telemetry.trace_id_of(v) for k, v in headers if k == "traceparent"), "")
 
 
 def _position(msg: InMessage) -> str:
@@ -33,7 +34,7 @@ def _base(msg: InMessage, env: Envelope | None, now: dt.datetime, chain: str) ->
         type=env.type if env else "",
         version=env.version if env else 0,
         subject=env.subject if env else "",
-        trace_id=trace_id(msg),
+        trace_id=trace_id(msg.headers),
         input=_position(msg),
     )
 
@@ -70,6 +71,8 @@ class AuditWriter:
                 fields=dict(delivery.fields),
                 legal_basis=sub.legal_basis,
                 purpose=sub.purpose,
+                # The delivery's own trace (linked to the publisher's), not the publisher's.
+                trace_id=trace_id(delivery.output.headers),
                 # Corrections and retractions are tracked until their recipients acknowledge.
                 reason=acc.envelope.amendment or "",
                 detail=f"{acc.envelope.amendment} of {acc.envelope.corrects}"

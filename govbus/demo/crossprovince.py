@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import yaml
 
+from govbus import telemetry
 from govbus.adapters.federation_bridge import Bridge
 from govbus.adapters.publisher import Publisher
 from govbus.audit_log import read_audit
@@ -257,5 +258,6 @@ class ProvinceB:
                 purpose=audit.purpose if audit else "",
                 delivered_ms=ms_since(audit.at, published_at) if audit else -1.0,
                 read_ms=round((read_at - published_at) * 1000, 1),
+                trace_id=telemetry.trace_id_of(event.get("traceparent")),
             )
         )

@@ -22,6 +22,7 @@ import httpx
 from confluent_kafka import KafkaError, Producer
 from confluent_kafka.admin import AdminClient
 
+from govbus import telemetry
 from govbus.adapters import outbox
 from govbus.adapters.outbox_relay import OutboxRelay
 from govbus.adapters.publisher import Publisher, partition_key
@@ -377,6 +378,7 @@ class DemoRun:
                     delivered_ms=ms_since(audit.at, p.at) if audit else -1.0,
                     read_ms=round((read_at - p.at) * 1000, 1),
                     corrects=event.get("govbuscorrects"),
+                    trace_id=telemetry.trace_id_of(event.get("traceparent")),
                 )
             )
         return EventOutcome(
