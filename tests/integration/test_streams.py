@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient
 
 from govbus import policy_store
 from govbus.adapters.publisher import Publisher, PublishError
@@ -25,6 +26,7 @@ from govbus.devenv.worker import WorkerProcess
 from govbus.disclosures import DisclosureStore, subject_pseudonyms
 from govbus.dlq import read_dead_letters
 from govbus.kafka_read import read_to_end
+from govbus.policy import Subscription
 from govbus.pseudonym import Pseudonymizer
 from govbus.schemas.audit import verify
 from govbus.schemas.catalogue import default_catalogue
@@ -33,7 +35,14 @@ from govbus.schemas.envelope import Envelope
 from govbus.schemas.topics import delivery_topic
 from govbus.streams.masking import mask_citizen_id, mask_mobile, mask_name
 from tests.corpus import cases
-from tests.integration.helpers import APPROVAL, read, read_all, start_worker, wait_until
+from tests.integration.helpers import (
+    APPROVAL,
+    read,
+    read_all,
+    start_worker,
+    topic_size,
+    wait_until,
+)
 from tests.keys import delivery_id, unkeyed_delivery_id
 
 BIRTH = "gov.health.birth_registered"
@@ -273,6 +282,45 @@ def test_a_raw_kafka_publisher_cannot_choose_the_subject(
     assert {d.delivery_id for d in report} == {
         delivery_id(s, "health", honest.id) for s in subs.values()
     }
+
+
+def test_a_running_worker_refuses_a_filter_on_fields_not_received_in_clear(
+    bootstrap: str, uid: str, worker3: tuple[dict[str, str], dict[str, str]]
+) -> None:
+    """Written straight to the policy topic (past the admin API and `govbus policy
+    validate`): a filter on health data the subscription is not granted would tell the
+    subscriber which births were healthy. The worker refuses it; a filter on a field the
+    subscription receives in clear, written alongside, works."""
+    _, env = worker3
+    common: dict[str, Any] = {
+        "event_types": [BIRTH],
+        "fields": {"certificate_no": "clear", "birth_region": "clear", "mother_id": "mask"},
+        "legal_basis": "law",
+        "purpose": "testing",
+        "approval": APPROVAL,
+    }
+    peeking = {
+        f"peek_{uid}": {"field": "health_status", "eq": "healthy"},
+        f"masked_{uid}": {"field": "mother_id", "prefix": "1101"},
+    }
+    subs = [
+        Subscription.model_validate({**common, "id": f"s-{who}", "subscriber": who, "filter": f})
+        for who, f in {**peeking, f"ok_{uid}": {"field": "birth_region", "prefix": "11"}}.items()
+    ]
+    policy_store.write(bootstrap, env["GOVBUS_POLICY_TOPIC"], subs)
+    rng = random.Random(uid)
+    with Publisher("health") as pub:
+        ids = []
+        for _ in range(3):  # healthy births in Beijing to Beijing mothers: every filter matches
+            ids.append(pub.publish(BIRTH, birth(rng, dt.date.today())).result(30).event_id)
+            time.sleep(1)  # the worker applies the policy within a second or so
+    # The last one reached the control subscription: the worker has applied the policy.
+    last = delivery_id(f"ok_{uid}", "health", ids[-1])
+    assert last in read(bootstrap, f"ok_{uid}", {last})
+    time.sleep(3)
+    topics = AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=10).topics
+    for who in peeking:
+        assert delivery_topic(who) not in topics or topic_size(bootstrap, who) == 0, who
 
 
 def test_a_10_mb_event_is_refused_at_the_door_not_lost_silently(bootstrap: str, uid: str) -> None:

@@ -330,7 +330,14 @@ def test_inbound_agreements_are_validated_and_stored_under_their_own_key() -> No
     with pytest.raises(ValueError, match="wrong key"):
         decode_entry(b"inbound:province_c:xprov-b-newborn", value)
     bad = parse_policy(
-        {"inbound": [{"peer": "province_a", "subscription": {**TO_B, "fields": {"nope": "clear"}}}]}
+        {
+            "inbound": [
+                {
+                    "peer": "province_a",
+                    "subscription": {**TO_B, "fields": {**TO_B["fields"], "nope": "clear"}},
+                }
+            ]
+        }
     )
     assert validate(bad, CATALOGUE) == [
         "inbound agreement inbound:province_a:xprov-b-newborn: "

@@ -363,7 +363,7 @@ def test_a_correction_ignores_filters_and_skips_revoked_subscriptions() -> None:
                     "id": f"f-{name}",
                     "subscriber": name,
                     "event_types": ["gov.health.birth_registered"],
-                    "fields": {"baby_name": "clear"},
+                    "fields": {"baby_name": "clear", "sex": "clear"},
                     "filter": {"field": "sex", "eq": "MALE"},
                     "legal_basis": "law",
                     "purpose": "boys only",
