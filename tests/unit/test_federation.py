@@ -9,6 +9,7 @@ import base64
 import dataclasses
 import datetime as dt
 import itertools
+import json
 import random
 from typing import Any
 
@@ -27,12 +28,12 @@ from govbus.schemas.codec import AvroCodec
 from govbus.schemas.envelope import Envelope
 from govbus.schemas.federation import delivered_rules
 from govbus.schemas.projection import projected_schema
-from govbus.schemas.topics import DLQ, check_source, delivery_topic, split_source
+from govbus.schemas.topics import AUDIT, DLQ, check_source, delivery_topic, split_source
 from govbus.streams.masking import mask_citizen_id, mask_mobile, mask_name
 from govbus.streams.messages import InMessage, Output
 from govbus.streams.pipeline import Pipeline
 from tests.corpus import full_width
-from tests.keys import delivery_id
+from tests.keys import BUS, delivery_id
 from tests.unit.test_pipeline import ListSink, decode, make_pipeline, schemas_in
 
 CATALOGUE = default_catalogue()
@@ -399,3 +400,37 @@ def test_b_dead_letters_a_non_canonical_identifier_that_a_let_through() -> None:
     result = pipe.process([into_b(as_pulled(forged), 0)])
     assert result.counts == {"dlq:identifier.citizen_id": 1}
     assert not [o for o in sink.batches[-1] if o.topic.startswith("govbus.deliver.")]
+
+
+def test_b_computes_its_own_subject_from_what_a_sent_in_clear() -> None:
+    """B's audit and disclosure index file a relayed event under B's own subject pseudonym
+    when A sent the subject field in clear (so B's citizen report finds it), and under none
+    when A masked it (B cannot know whose it is); the peer's pseudonym is no subject here."""
+    bus = BUS
+    msg, data, _ = birth_in_a(8)
+    pipe, sink, _ = pipeline(POLICY_B)
+    pipe.process([into_b(as_pulled(deliver_in_a(msg)), 0)])
+    subjects = {
+        json.loads(o.value or b"{}")["subject"] for o in sink.batches[-1] if o.topic == AUDIT
+    }
+    assert subjects == {bus.subject("certificate_no", data["certificate_no"])}
+
+    masked = {**TO_B, "fields": {**TO_B["fields"], "certificate_no": "mask"}}
+    policy_a = parse_policy({"subscriptions": [masked]})
+    policy_b = parse_policy(
+        {
+            "inbound": [{"peer": "province_a", "subscription": masked}],
+            "subscriptions": POLICY_B.model_dump(by_alias=True)["subscriptions"],
+        }
+    )
+    pulled = as_pulled(deliver_in_a_with(policy_a, birth_in_a(9)[0]))
+    assert pulled["subject"]  # A's pseudonym for province_b: only the Kafka key in B
+    pipe, sink, _ = pipeline(policy_b)
+    assert pipe.process([into_b(pulled, 0)]).counts["accepted"] == 1
+    batch = sink.batches[-1]
+    assert {json.loads(o.value or b"{}")["subject"] for o in batch if o.topic == AUDIT} == {""}
+    for out in batch:
+        if out.topic.startswith("govbus.deliver."):
+            env = Envelope.from_headers(out.headers)
+            assert env.subject == ""
+            assert out.key == env.id.encode()
