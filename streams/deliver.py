@@ -101,7 +101,7 @@ class Projector:
         headers = [*out_env.to_headers(), ("govbus_subscription", sub.id.encode()), *extra_headers]
         applied = {name: rules[1] for name, rules in plan.items()}
         value = self.codec.encode(fp, self.project(accepted, sub, applied))
-        key = (subject or out_id).encode()  # per subject, so one person's stay in order
+        key = (subject or out_id).encode()  # per subject: one person's deliveries keep order
         output = Output(delivery_topic(sub.subscriber), key, value, headers)
         return Delivery(sub, fp, output, out_id, shown)
 
