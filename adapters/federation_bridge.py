@@ -54,8 +54,11 @@ def relayed(event: Mapping[str, Any], peer: str) -> Prepared:
 
     Its id stays the peer's delivery id (stable across redeliveries, so this bus dedupes a
     re-read), its source becomes ``<peer>/<department>``, and an amendment keeps pointing at
-    the id of the event it corrects, which is that event's id here too. Raises ValueError
-    when the event cannot be relayed as an event at all (see ``malformed``).
+    the id of the event it corrects, which is that event's id here too. The peer's subject
+    (its pseudonym for this bus) is no subject here: this bus computes its own from the
+    record, so it goes only into the Kafka key, keeping one person's events in order.
+    Raises ValueError when the event cannot be relayed as an event at all (see
+    ``malformed``).
     """
     try:
         ce_type = str(event["type"])
@@ -65,7 +68,7 @@ def relayed(event: Mapping[str, Any], peer: str) -> Prepared:
             source=f"{peer}/{event['source']}",
             type=type_name,
             version=int(version),
-            subject=str(event["subject"]),
+            subject="",
             time=parse_time(str(event["time"])),
             dataschema=str(event.get("dataschema") or ""),
             corrects=event.get("govbuscorrects"),
@@ -73,13 +76,14 @@ def relayed(event: Mapping[str, Any], peer: str) -> Prepared:
         )
         topic = event_topic(envelope.type, envelope.version)
         value = base64.b64decode(str(event["data_base64"]), validate=True)
+        key = str(event.get("subject") or envelope.id).encode()
     except (KeyError, ValueError, EnvelopeError, binascii.Error) as exc:
         raise ValueError(f"cannot relay event {str(event.get('id'))[:64]}: {exc}") from None
     headers = envelope.to_headers()
     if event.get("traceparent"):
         headers.append(("traceparent", str(event["traceparent"]).encode()))
     headers.append(("govbus_peer_subscription", str(event.get("govbussubscription")).encode()))
-    return Prepared(envelope, topic, envelope.subject.encode(), value, headers)
+    return Prepared(envelope, topic, key, value, headers)
 
 
 def malformed(event: Mapping[str, Any], peer: str, problem: str) -> Prepared:
@@ -91,7 +95,7 @@ def malformed(event: Mapping[str, Any], peer: str, problem: str) -> Prepared:
         source=peer,
         type="gov.federation.malformed",
         version=1,
-        subject=peer,
+        subject="",
         time=parse_time("2000-01-01T00:00:00Z"),
     )
     headers = [

@@ -67,7 +67,7 @@ def build(batch: int) -> tuple[Pipeline, list[list[InMessage]]]:
     )
     pipeline = Pipeline(
         app_id="profile",
-        validator=Validator(catalogue, codec, 1_000_000),
+        validator=Validator(catalogue, codec, 1_000_000, subjects=Pseudonymizer(KeySettings())),
         projector=Projector(codec, Pseudonymizer(KeySettings())),
         codec=codec,
         policy=lambda: policy,
@@ -75,7 +75,7 @@ def build(batch: int) -> tuple[Pipeline, list[list[InMessage]]]:
         dedupe=InMemoryDedupe(),
         load_progress=dict,
     )
-    encoder = EventEncoder("health", catalogue, Pseudonymizer(KeySettings()))
+    encoder = EventEncoder("health", catalogue)
     rng = random.Random(7)
     messages = []
     for offset in range(batch * 25):

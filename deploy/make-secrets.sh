@@ -11,6 +11,7 @@ new() { [ -s "$dir/$1" ] || { umask 022; head -c 32 /dev/urandom | od -An -tx1 |
 new pg_password
 new pseudonym_key
 new subject_key
+new delivery_id_key
 new api_key_pepper
 # The federation bridge's key is issued by the peer province, not made here: an empty file
 # until then (the bridge refuses to start without a key; nothing else reads it).

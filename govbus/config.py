@@ -192,7 +192,15 @@ class KeySettings(_Base):
     pseudonym_key_id: str = Field(default="dev1", description="Id of the pseudonym master key.")
     subject_key: SecretStr = Field(
         default=SecretStr(DEV_ONLY_SECRET),
-        description="Bus-wide key for subject pseudonyms (partition keys).",
+        description="Bus-wide key for subject pseudonyms (audit, disclosure index); the bus "
+        "alone holds it (workers, gateway, indexer), never a publisher.",
+    )
+
+    delivery_id_key: SecretStr = Field(
+        default=SecretStr(DEV_ONLY_SECRET),
+        description="Key of the delivery ids (HMAC): without it nobody can compute a "
+        "department's id of an event from the event id. Keep it stable: redeliveries, "
+        "corrections and federated peers name events by these ids.",
     )
 
     @property
@@ -200,6 +208,7 @@ class KeySettings(_Base):
         return DEV_ONLY_SECRET in (
             self.pseudonym_key.get_secret_value(),
             self.subject_key.get_secret_value(),
+            self.delivery_id_key.get_secret_value(),
         )
 
 

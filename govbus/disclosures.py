@@ -122,8 +122,7 @@ def subject_pseudonyms(
     identifier kind the catalogue uses for subjects that the value is valid for."""
     kinds = set()
     for event in catalogue:
-        spec = event.fields[event.subject_field]
-        kind = spec.format or spec.name
+        kind = event.subject_kind
         check = STRING_CHECKS.get(kind)
         if check is None or check(clear_id) is None:
             kinds.add(kind)

@@ -7,7 +7,7 @@ authorization) and ``govbus policy``. Decisions here are pure functions.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -262,11 +262,17 @@ def subscription_problems(sub: Subscription, catalogue: Catalogue, where: str) -
             if problem:
                 problems.append(f"{where}: {problem}")
         if sub.filter is not None:
-            problems += [f"{where}: {p}" for p in filter_problems(sub.filter, event)]
+            problems += [f"{where}: {p}" for p in filter_problems(sub.filter, event, sub.fields)]
     return problems
 
 
-def filter_problems(node: Filter | Condition, event: EventType, depth: int = 0) -> list[str]:
+def filter_problems(
+    node: Filter | Condition, event: EventType, granted: Mapping[str, str], depth: int = 0
+) -> list[str]:
+    """Shape and size, and that every condition tests a field the subscription receives in
+    clear (``granted``: its field rules). Which events arrive is itself information: a
+    filter on anything else would reveal what the subscription was not granted, or what
+    its masks hide (docs/policy.md)."""
     count = 0
     problems: list[str] = []
 
@@ -277,8 +283,19 @@ def filter_problems(node: Filter | Condition, event: EventType, depth: int = 0) 
             problems.append(f"filter deeper than {MAX_FILTER_DEPTH}")
             return
         if isinstance(n, Condition):
+            rule = granted.get(n.field)
             if n.field not in event.fields:
                 problems.append(f"filter: {event.type} has no field {n.field}")
+            elif rule is None:
+                problems.append(
+                    f"filter: tests {n.field}, which the subscription is not granted; a "
+                    "filter may only test fields it receives in clear"
+                )
+            elif rule != "clear":
+                problems.append(
+                    f"filter: tests {n.field}, which the subscription receives as {rule}; a "
+                    "filter may only test fields it receives in clear"
+                )
             try:
                 n.operator()
             except ValueError as exc:

@@ -1,5 +1,9 @@
-"""Keyed pseudonyms (HMAC-SHA256): the subject key for partitioning, and per-subscriber
-pseudonyms so two subscribers' copies of one person cannot be joined.
+"""Keyed pseudonyms (HMAC-SHA256): the bus-wide subject pseudonym (audit, disclosure index),
+per-subscriber pseudonyms so two subscribers' copies of one person cannot be joined, and the
+delivery ids, keyed for the same reason.
+
+Only the bus holds these keys. Publishers never compute a subject: the worker derives it
+from the record itself, so what a publisher claims cannot redirect audit or disclosures.
 
 Keys are derived from a master key and carry its key id, so keys can be rotated:
 a pseudonym names the key id it was made with.
@@ -10,9 +14,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import uuid
+from collections.abc import Mapping
 from functools import lru_cache
+from typing import Any
 
 from govbus.config import KeySettings
+from govbus.schemas.catalogue import EventType
+from govbus.schemas.projection import CLEAR
 
 
 def _b32(digest: bytes, chars: int = 26) -> str:
@@ -30,17 +39,48 @@ def pseudonym(key: bytes, key_id: str, kind: str, value: str) -> str:
 
 
 class Pseudonymizer:
-    """Makes subject keys (bus-wide) and subscriber pseudonyms (one key per subscriber)."""
+    """Makes subject pseudonyms (bus-wide) and subscriber pseudonyms (a key per subscriber)."""
 
     def __init__(self, keys: KeySettings) -> None:
         self._subject_master = keys.subject_key.get_secret_value().encode()
         self._master = keys.pseudonym_key.get_secret_value().encode()
+        self._delivery_key = keys.delivery_id_key.get_secret_value().encode()
         self.key_id = keys.pseudonym_key_id
 
     def subject(self, kind: str, value: str) -> str:
         key = derive_key(self._subject_master, "subject", self.key_id)
         return pseudonym(key, self.key_id, kind, value)
 
+    def subject_of(self, event: EventType, record: Mapping[str, Any]) -> str:
+        """The subject pseudonym of an event, from its own record; "" when the record does not
+        name its subject in clear (a peer sent the field masked or not at all): then this
+        bus cannot know whose it is, and nothing is indexed under a guess."""
+        value = record.get(event.subject_field)
+        if value is None:
+            return ""
+        if (
+            event.received_rules is not None
+            and event.received_rules.get(event.subject_field) != CLEAR
+        ):
+            return ""
+        return self.subject(event.subject_kind, str(value))
+
     def for_subscriber(self, subscriber: str, kind: str, value: str) -> str:
         key = derive_key(self._master, f"subscriber:{subscriber}", self.key_id)
         return pseudonym(key, self.key_id, kind, value)
+
+    def delivery_id(self, subscriber: str, source: str, event_id: str) -> str:
+        """The id a subscriber sees for an event: the one place it is made.
+
+        Deterministic, because much depends on it: a redelivery repeats it, a correction
+        names the recipient's own id of the original, a federated peer uses it as its event
+        id (and dedupes a re-read by it), and the disclosure index and reconciliation match
+        deliveries by it. Keyed, so no department can compute another's id of an event (as
+        it could with a plain hash of the event id) and join their copies on it. Shaped as a
+        UUID (version 8, RFC 9562) so every reader of ids keeps working.
+        """
+        message = f"govbus:delivery:{subscriber}|{source}|{event_id}".encode()
+        raw = bytearray(hmac.new(self._delivery_key, message, hashlib.sha256).digest()[:16])
+        raw[6] = (raw[6] & 0x0F) | 0x80  # version 8: custom
+        raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 9562 variant
+        return str(uuid.UUID(bytes=bytes(raw)))

@@ -15,7 +15,7 @@ KAFKA_BINDING = "0.5.0"
 _HEADERS = {
     "type": "object",
     "description": "CloudEvents 1.0 attributes in Kafka binary content mode.",
-    "required": ["ce_specversion", "ce_id", "ce_source", "ce_type", "ce_subject", "ce_time"],
+    "required": ["ce_specversion", "ce_id", "ce_source", "ce_type", "ce_time"],
     "properties": {
         "ce_specversion": {"type": "string", "const": "1.0"},
         "ce_id": {"type": "string", "description": "Event id; (source, id) is unique."},
@@ -25,7 +25,12 @@ _HEADERS = {
             "relayed from a federated bus.",
         },
         "ce_type": {"type": "string", "description": "gov.<domain>.<event>.v<N>"},
-        "ce_subject": {"type": "string", "description": "Keyed pseudonym of the subject."},
+        "ce_subject": {
+            "type": "string",
+            "description": "Leave it out: the bus computes the subject's keyed pseudonym from "
+            "the record. If sent, it must be the bus's own or the event is dead-lettered "
+            "(envelope.subject_mismatch).",
+        },
         "ce_time": {"type": "string", "format": "date-time"},
         "ce_dataschema": {"type": "string"},
         "ce_correlationid": {"type": "string", "description": "One 'get one thing done' case."},
@@ -49,7 +54,12 @@ def _message(event: EventType) -> dict[str, Any]:
         "payload": {"schemaFormat": AVRO_FORMAT, "schema": event.schema},
         "bindings": {
             "kafka": {
-                "key": {"type": "string", "description": "Keyed subject pseudonym."},
+                "key": {
+                    "type": "string",
+                    "description": "Partition key: the bucket of the subject "
+                    "(govbus.adapters.publisher.partition_key), no identifier. The bus uses it "
+                    "for nothing else.",
+                },
                 "bindingVersion": KAFKA_BINDING,
             }
         },

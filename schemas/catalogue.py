@@ -85,6 +85,13 @@ class EventType:
         return f"{self.type}.v{self.version}"
 
     @property
+    def subject_kind(self) -> str:
+        """What kind of identifier the subject field holds (its format, else its name): one
+        person has one subject per kind, whichever type names them."""
+        spec = self.fields[self.subject_field]
+        return spec.format or spec.name
+
+    @property
     def topic(self) -> str:
         return event_topic(self.type, self.version)
 

@@ -2,15 +2,18 @@
 
 The Avro payload is the event's data; everything about the event (id, source,
 type, subject, time...) travels in ``ce_*`` headers so routing, dedupe and
-audit never need to decode the payload. The subject is always a keyed
-pseudonym: a clear ID number never appears in keys or headers.
+audit never need to decode the payload.
+
+The subject is a keyed pseudonym that only the bus computes, from the record's subject
+field: a publisher leaves ``ce_subject`` out (it holds no bus secret), and the worker
+dead-letters an input whose ``ce_subject`` is not the bus's own. On a delivery it is the
+subscriber's pseudonym of that subject.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
@@ -21,22 +24,17 @@ SPECVERSION = "1.0"
 AVRO_CONTENT_TYPE = "application/avro"
 MAX_HEADER_BYTES = 512
 
-_TYPE_VERSION_RE = re.compile(r"^(gov\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*)\.v([1-9]\d{0,3})$")
-_SAFE_RE = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII, no spaces or control characters
+_TYPE_VERSION_RE = re.compile(
+    r"(gov\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*)\.v([1-9][0-9]{0,3})", re.ASCII
+)
+# Printable ASCII, no spaces or control characters; fullmatch: ``$`` would let a final
+# newline through (and "abc\n" would dedupe apart from "abc").
+_SAFE_RE = re.compile(r"[\x21-\x7e]+")
 
 HeaderList = list[tuple[str, bytes]]
 # confluent-kafka's produce() takes a wider (invariant) list type; ours is always str -> bytes.
 KafkaHeaders = list[tuple[str, str | bytes | None]]
 HeadersIn = Mapping[str, bytes | str | None] | Iterable[tuple[str, bytes | str | None]]
-
-
-_DELIVERY_NS = uuid.UUID("6f1d7a52-3c4e-4b8e-9a57-2c0f3b1e9d11")
-
-
-def delivery_id(subscriber: str, source: str, event_id: str) -> str:
-    """The id a subscriber sees for an event: stable (redelivery and corrections reuse it)
-    and different per subscriber, so two departments cannot join their copies on it."""
-    return str(uuid.uuid5(_DELIVERY_NS, f"{subscriber}|{source}|{event_id}"))
 
 
 class EnvelopeError(ReasonedError):
@@ -49,7 +47,9 @@ class Envelope:
     source: str  # the publishing department, or <peer>/<department> from a federated bus
     type: str  # gov.<domain>.<event>
     version: int
-    subject: str  # keyed pseudonym of the person or enterprise
+    # Keyed pseudonym of the person or enterprise; "" when not (yet) known: on input the
+    # bus computes it, and a peer's event whose subject field came masked has none here.
+    subject: str
     time: dt.datetime
     dataschema: str = ""
     correlation_id: str | None = None  # one "get one thing done" case across events
@@ -80,10 +80,11 @@ class Envelope:
             "ce_id": self.id,
             "ce_source": self.source,
             "ce_type": self.ce_type,
-            "ce_subject": self.subject,
             "ce_time": self.time.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
             "content-type": AVRO_CONTENT_TYPE,
         }
+        if self.subject:
+            pairs["ce_subject"] = self.subject
         if self.dataschema:
             pairs["ce_dataschema"] = self.dataschema
         if self.correlation_id:
@@ -108,7 +109,7 @@ class Envelope:
 
         if need("ce_specversion") != SPECVERSION:
             raise EnvelopeError("envelope.specversion", "ce_specversion must be 1.0")
-        match = _TYPE_VERSION_RE.match(need("ce_type"))
+        match = _TYPE_VERSION_RE.fullmatch(need("ce_type"))
         if match is None:
             raise EnvelopeError("envelope.type", "ce_type must be gov.<domain>.<event>.v<N>")
         source = need("ce_source")
@@ -122,7 +123,7 @@ class Envelope:
             source=need("ce_source"),
             type=match.group(1),
             version=int(match.group(2)),
-            subject=need("ce_subject"),
+            subject=values.get("ce_subject", ""),
             time=parse_time(need("ce_time")),
             dataschema=values.get("ce_dataschema", ""),
             correlation_id=values.get("ce_correlationid"),
@@ -151,7 +152,7 @@ def header_dict(headers: HeadersIn | None) -> dict[str, str]:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
             raise EnvelopeError("envelope.encoding", f"header {key} is not UTF-8") from None
-        if key.startswith("ce_") and not _SAFE_RE.match(text):
+        if key.startswith("ce_") and not _SAFE_RE.fullmatch(text):
             raise EnvelopeError("envelope.unsafe", f"header {key} has spaces or control characters")
         if key in out:
             raise EnvelopeError("envelope.duplicate", f"header {key} appears twice")

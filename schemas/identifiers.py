@@ -1,6 +1,13 @@
 """Check the identifiers departments exchange, so bad ones are refused at ingestion.
 
 Each ``check_*`` returns None when the value is valid, or a short reason why not.
+
+Only the canonical form passes: ASCII digits and upper-case letters, nothing around them.
+A trailing newline, a full-width digit or a lower-case ``x`` would otherwise be stored,
+masked and pseudonymised as a *different* person (``"...002X"`` and ``"...002x"`` hash
+apart) and never show in that citizen's disclosure report. Hence ``fullmatch`` (``$``
+matches before a final newline) and ASCII classes (``\\d`` matches every Unicode digit, and
+``int()`` reads them).
 """
 
 from __future__ import annotations
@@ -12,12 +19,12 @@ from collections.abc import Callable
 # GB 11643-1999 citizen ID: ISO 7064 MOD 11-2 over positions 1-17.
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
-_ID_RE = re.compile(r"^\d{17}[\dX]$")
+_ID_RE = re.compile(r"[0-9]{17}[0-9X]", re.ASCII)
 
 # GB 32100-2015 unified social credit code: MOD 31 over a 31-character alphabet.
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
-_USCC_RE = re.compile(rf"^[{USCC_ALPHABET}]{{18}}$")
+_USCC_RE = re.compile(rf"[{USCC_ALPHABET}]{{18}}", re.ASCII)
 
 # GB/T 2260 province-level codes (first two digits); 71 Taiwan, 81/82 Hong Kong/Macao.
 PROVINCES = frozenset(
@@ -58,13 +65,13 @@ PROVINCES = frozenset(
         "82",
     }
 )
-_REGION_RE = re.compile(r"^\d{6}$")
-_MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
-_CERT_RE = re.compile(r"^[A-Z0-9]{6,20}$")
+_REGION_RE = re.compile(r"[0-9]{6}", re.ASCII)
+_MOBILE_RE = re.compile(r"1[3-9][0-9]{9}", re.ASCII)
+_CERT_RE = re.compile(r"[A-Z0-9]{6,20}", re.ASCII)
 
 # GB/T 36904 electronic licence identifier; check char by ISO/IEC 7064 MOD 37,36.
 _LICENCE_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-_LICENCE_RE = re.compile(r"^1\.2\.156\.3005\.2\.([0-9A-Z]+\.){4}[0-9A-Z]$")
+_LICENCE_RE = re.compile(r"1\.2\.156\.3005\.2\.([0-9A-Z]+\.){4}[0-9A-Z]", re.ASCII)
 
 EARLIEST_BIRTH = dt.date(1900, 1, 1)
 
@@ -75,7 +82,7 @@ def citizen_id_check_char(first17: str) -> str:
 
 
 def check_region_code(value: str) -> str | None:
-    if not _REGION_RE.match(value):
+    if not _REGION_RE.fullmatch(value):
         return "region code must be 6 digits"
     if value[:2] not in PROVINCES:
         return f"unknown province code {value[:2]}"
@@ -83,8 +90,8 @@ def check_region_code(value: str) -> str | None:
 
 
 def check_citizen_id(value: str, *, today: dt.date | None = None) -> str | None:
-    if not _ID_RE.match(value):
-        return "citizen ID must be 17 digits and a check digit or X"
+    if not _ID_RE.fullmatch(value):
+        return "citizen ID must be 17 digits (ASCII 0-9) and a check digit or upper-case X"
     region = check_region_code(value[:6])
     if region is not None:
         return f"citizen ID region: {region}"
@@ -109,7 +116,7 @@ def uscc_check_char(first17: str) -> str:
 
 
 def check_credit_code(value: str) -> str | None:
-    if not _USCC_RE.match(value):
+    if not _USCC_RE.fullmatch(value):
         return "credit code must be 18 characters of 0-9 and A-Y without I, O, Z, S, V"
     if uscc_check_char(value[:17]) != value[17]:
         return "credit code check character mismatch"
@@ -117,11 +124,13 @@ def check_credit_code(value: str) -> str | None:
 
 
 def check_mobile(value: str) -> str | None:
-    return None if _MOBILE_RE.match(value) else "mobile number must be 11 digits starting 13-19"
+    if _MOBILE_RE.fullmatch(value):
+        return None
+    return "mobile number must be 11 digits (ASCII 0-9) starting 13-19"
 
 
 def check_certificate_no(value: str) -> str | None:
-    return None if _CERT_RE.match(value) else "certificate number must be 6-20 of A-Z, 0-9"
+    return None if _CERT_RE.fullmatch(value) else "certificate number must be 6-20 of A-Z, 0-9"
 
 
 def mod37_36_check_char(payload: str) -> str:
@@ -135,7 +144,7 @@ def mod37_36_check_char(payload: str) -> str:
 
 
 def check_licence_id(value: str) -> str | None:
-    if not _LICENCE_RE.match(value):
+    if not _LICENCE_RE.fullmatch(value):
         return "licence id must be 1.2.156.3005.2.<type>.<issuer>.<serial>.<version>.<check>"
     body, check = value.rsplit(".", 1)
     if mod37_36_check_char(body.replace(".", "")) != check:

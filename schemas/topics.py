@@ -13,13 +13,13 @@ PROGRESS = "govbus.progress"
 SCHEMAS = "govbus.schemas"
 TASKS = "govbus.tasks"  # one partition per worker task (streams/tasks.py)
 
-_PARTY_RE = re.compile(r"^[a-z][a-z0-9_]{1,62}$")
-_TYPE_RE = re.compile(r"^gov\.([a-z][a-z0-9_]*)\.([a-z][a-z0-9_]*)$")
+_PARTY_RE = re.compile(r"[a-z][a-z0-9_]{1,62}", re.ASCII)
+_TYPE_RE = re.compile(r"gov\.([a-z][a-z0-9_]*)\.([a-z][a-z0-9_]*)", re.ASCII)
 
 
 def check_party_id(party: str) -> str:
     """Department / subscriber ids: lowercase snake case, safe inside topic and group names."""
-    if not _PARTY_RE.match(party):
+    if not _PARTY_RE.fullmatch(party):
         raise ValueError(f"invalid department id {party!r}: use [a-z][a-z0-9_]{{1,62}}")
     return party
 
@@ -42,7 +42,7 @@ def split_source(source: str) -> tuple[str | None, str]:
 
 def split_type(event_type: str) -> tuple[str, str]:
     """'gov.health.birth_registered' -> ('health', 'birth_registered')."""
-    match = _TYPE_RE.match(event_type)
+    match = _TYPE_RE.fullmatch(event_type)
     if match is None:
         raise ValueError(f"invalid event type {event_type!r}: expected gov.<domain>.<event>")
     return match.group(1), match.group(2)

@@ -69,6 +69,7 @@ def build_pipeline(
             # margin for clock skew between publishers and workers.
             max_age=dt.timedelta(seconds=streams.dedupe_window_s * 0.9),
             inbound=InboundLookup(policy, catalogue, codec),
+            subjects=Pseudonymizer(keys),
         ),
         projector=Projector(codec, Pseudonymizer(keys)),
         codec=codec,

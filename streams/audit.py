@@ -8,14 +8,15 @@ from typing import Any
 from govbus import telemetry
 from govbus.schemas.audit import AuditRecord, ChainState, append_body, record_body
 from govbus.schemas.envelope import Envelope, header_dict
+from govbus.schemas.envelope import HeaderList as Headers
 from govbus.schemas.topics import AUDIT
 from govbus.streams.deliver import Delivery
 from govbus.streams.messages import Accepted, InMessage, Output, Rejected
 
 
-def trace_id(msg: InMessage) -> str:
-    """The trace id of the message's traceparent header, if any."""
-    return next((telemetry.trace_id_of(v) for k, v in msg.headers if k == "traceparent"), "")
+def trace_id(headers: Headers) -> str:
+    """The trace id of the traceparent header, if any."""
+    return next((telemetry.trace_id_of(v) for k, v in headers if k == "traceparent"), "")
 
 
 def _position(msg: InMessage) -> str:
@@ -32,7 +33,7 @@ def _base(msg: InMessage, env: Envelope | None, now: str, chain: str) -> dict[st
         type=env.type if env else "",
         version=env.version if env else 0,
         subject=env.subject if env else "",
-        trace_id=trace_id(msg),
+        trace_id=trace_id(msg.headers),
         input=_position(msg),
     )
 
@@ -78,6 +79,8 @@ class AuditWriter:
                 "fields": dict(delivery.fields),
                 "legal_basis": sub.legal_basis,
                 "purpose": sub.purpose,
+                # The delivery's own trace (linked to the publisher's), not the publisher's.
+                "trace_id": trace_id(delivery.output.headers),
                 # Corrections and retractions are tracked until their recipients acknowledge.
                 "reason": env.amendment or "",
                 "detail": f"{env.amendment} of {env.corrects}" if env.corrects else "",
@@ -100,6 +103,8 @@ class AuditWriter:
         except ValueError:
             env = None
         body = _base(rej.msg, env, self.now, self.chain_id)
+        # Never the subject as sent: only an accepted event has a subject the bus computed.
+        body["subject"] = ""
         if env is None:  # keep what identifies the event, checked, without trusting it
             raw = _safe_headers(rej.msg)
             body["event_id"] = raw.get("ce_id", "")[:128]

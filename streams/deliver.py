@@ -10,7 +10,7 @@ from typing import Any
 from govbus.policy import Subscription
 from govbus.pseudonym import Pseudonymizer
 from govbus.schemas.codec import AvroCodec
-from govbus.schemas.envelope import Envelope, delivery_id
+from govbus.schemas.envelope import Envelope
 from govbus.schemas.federation import delivered_rules
 from govbus.schemas.projection import projected_schema
 from govbus.schemas.topics import DLQ, delivery_topic
@@ -75,8 +75,13 @@ class Projector:
         fp = self.schema_fp(accepted, sub, shown)
         # Per-subscriber event id and subject: two departments cannot join their copies
         # on identifiers the bus hands out.
-        out_id = delivery_id(sub.subscriber, env.source, env.id)
-        subject = self.pseudonymizer.for_subscriber(sub.subscriber, "subject", env.subject)
+        out_id = self.pseudonymizer.delivery_id(sub.subscriber, env.source, env.id)
+        # env.subject is the bus's own (see validate); "" when a peer sent no clear subject.
+        subject = (
+            self.pseudonymizer.for_subscriber(sub.subscriber, "subject", env.subject)
+            if env.subject
+            else ""
+        )
         out_env = Envelope(
             id=out_id,
             source=env.source,
@@ -88,7 +93,7 @@ class Projector:
             correlation_id=None,
             causation_id=None,
             # The subscriber's own id for the corrected event, so it can find what to fix.
-            corrects=delivery_id(sub.subscriber, env.source, env.corrects)
+            corrects=self.pseudonymizer.delivery_id(sub.subscriber, env.source, env.corrects)
             if env.corrects
             else None,
             retract=env.retract,
@@ -96,7 +101,8 @@ class Projector:
         headers = [*out_env.to_headers(), ("govbus_subscription", sub.id.encode()), *extra_headers]
         applied = {name: rules[1] for name, rules in plan.items()}
         value = self.codec.encode(fp, self.project(accepted, sub, applied))
-        output = Output(delivery_topic(sub.subscriber), subject.encode(), value, headers)
+        key = (subject or out_id).encode()  # per subject: one person's deliveries keep order
+        output = Output(delivery_topic(sub.subscriber), key, value, headers)
         return Delivery(sub, fp, output, out_id, shown)
 
 

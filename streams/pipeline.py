@@ -391,10 +391,11 @@ class Pipeline:
         out.recipients[event_key(item.envelope.source, item.envelope.id)] = Recipients(
             item.event.type, tuple(s.id for s in targets)
         )
-        tracer = telemetry.tracer()
         for sub in targets:
             topic = delivery_topic(sub.subscriber)
-            with tracer.start_as_current_span(
+            # Each delivery a trace of its own, linked to this processing: recipients who
+            # shared a trace id could join their copies on it (docs/tracing.md).
+            with telemetry.linked_trace(
                 f"send {topic}",
                 kind=SpanKind.PRODUCER,
                 attributes=telemetry.messaging_attributes("send", topic),

@@ -1,5 +1,8 @@
 """Which subscriptions receive an event: policy state, sharing type, expiry and content filter.
-Pure functions; the filter language is declarative and bounded (see govbus.policy)."""
+Pure functions; the filter language is declarative and bounded (see govbus.policy).
+
+A filter sees only what its subscription receives in clear (``filter_view``): whether an
+event arrives must reveal nothing the subscription was not granted in clear."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from typing import Any
 
 from govbus.policy import Condition, Filter, Subscription, is_live
 from govbus.schemas.catalogue import EventType
+from govbus.schemas.projection import CLEAR
 from govbus.streams.messages import Recipients
 
 
@@ -19,8 +23,16 @@ def route(
     return [
         s
         for s in subs
-        if is_live(s, event, now) and (s.filter is None or matches(s.filter, record))
+        if is_live(s, event, now)
+        and (s.filter is None or matches(s.filter, filter_view(s, record)))
     ]
+
+
+def filter_view(sub: Subscription, record: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields ``sub`` receives in clear, as it receives them (the record's values: for an
+    event from a peer, already as the peer masked them). Validation refuses filters on
+    other fields; this makes sure no policy that slipped past it can test them either."""
+    return {name: record.get(name) for name, rule in sub.fields.items() if rule == CLEAR}
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,19 @@
-"""Validation of one incoming message: envelope, catalogue, ownership, payload, identifiers.
-Pure: everything it needs is handed in. Failures carry a reason code for the DLQ."""
+"""Validation of one incoming message: envelope, catalogue, ownership, payload, identifiers,
+and the subject. Pure: everything it needs is handed in. Failures carry a reason code for
+the DLQ.
+
+The subject is the bus's: computed here from the record's subject field with the bus's key.
+An accepted event's envelope carries that subject and no other, so audit, the disclosure
+index and delivery keys never see what a publisher wrote into ``ce_subject`` or the key."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from govbus.pseudonym import Pseudonymizer
 from govbus.schemas.catalogue import Catalogue, EventType
 from govbus.schemas.codec import AvroCodec, CodecError
 from govbus.schemas.envelope import Envelope, EnvelopeError
@@ -34,6 +40,8 @@ class Validator:
     # would pass. They go to the DLQ (nothing lost); an operator redrives what is genuine.
     max_age: dt.timedelta | None = None
     inbound: InboundTypes = _no_peers
+    # The bus's keys; required, so no worker can fall back to a development key silently.
+    subjects: Pseudonymizer = field(kw_only=True)
 
     def __call__(self, msg: InMessage, now: dt.datetime) -> Accepted | Rejected:
         value = msg.value
@@ -91,7 +99,7 @@ class Validator:
             _, record = self.codec.decode(value, reader=reader)
         except CodecError as exc:
             return Rejected(msg, exc.reason, str(exc))
-        return _fields_checked(msg, env, latest, record)
+        return self._checked(msg, env, latest, record)
 
     def _from_peer(
         self, msg: InMessage, value: bytes, env: Envelope, peer: str, now: dt.datetime
@@ -110,13 +118,22 @@ class Validator:
             _, record = self.codec.decode(value)
         except CodecError as exc:
             return Rejected(msg, exc.reason, str(exc))
-        return _fields_checked(msg, env, event, record)
+        return self._checked(msg, env, event, record)
 
-
-def _fields_checked(
-    msg: InMessage, env: Envelope, event: EventType, record: dict[str, Any]
-) -> Accepted | Rejected:
-    problem = check_fields(event.fields.values(), record)
-    if problem is not None:
-        return Rejected(msg, *problem)
-    return Accepted(msg, env, event, record)
+    def _checked(
+        self, msg: InMessage, env: Envelope, event: EventType, record: dict[str, Any]
+    ) -> Accepted | Rejected:
+        problem = check_fields(event.fields.values(), record)
+        if problem is not None:
+            return Rejected(msg, *problem)
+        subject = self.subjects.subject_of(event, record)
+        # Optional on input; if given, it must be the bus's own (a forged one would put a
+        # clear ID into audit and indexes, or hide deliveries from a citizen's report).
+        if env.subject and env.subject != subject:
+            return Rejected(
+                msg,
+                "envelope.subject_mismatch",
+                f"ce_subject is not the bus's pseudonym of the record's {event.subject_field}; "
+                "leave it out, the bus computes it",
+            )
+        return Accepted(msg, replace(env, subject=subject), event, record)

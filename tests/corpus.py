@@ -37,16 +37,28 @@ class Case:
     data: dict[str, Any] = field(default_factory=dict)  # the facts, for legitimate cases
 
 
+# A valid citizen ID whose check character is X (GB 11643 example).
+X_ID = "11010519491231002X"
+
+
+def full_width(digits: str) -> str:
+    """ASCII digits as full-width ones (U+FF10...): int() reads them, the bus must not."""
+    return "".join(chr(0xFF10 + int(c)) if c.isdigit() else c for c in digits)
+
+
 def _headers(headers: list[tuple[str, bytes]], **override: bytes | None) -> list[tuple[str, bytes]]:
-    """Replace (or with None drop) some headers; keys use underscores (ce_id...)."""
+    """Replace, add (or with None drop) some headers; keys use underscores (ce_id...)."""
     out = [(k, override[k]) if k in override else (k, v) for k, v in headers]
+    present = {k for k, _ in headers}
+    out += [(k, v) for k, v in override.items() if k not in present]
     return [(k, v) for k, v in out if v is not None]
 
 
 def cases(uid: str, now: dt.datetime | None = None) -> list[Case]:
     now = now or dt.datetime.now(dt.UTC)
     catalogue = default_catalogue()
-    encoder = EventEncoder("health", catalogue, Pseudonymizer(KeySettings()))
+    encoder = EventEncoder("health", catalogue)
+    subjects = Pseudonymizer(KeySettings())  # the bus's keys, as a forger might guess them
     codec = AvroCodec()
     v2 = catalogue.get(BIRTH, 2)
     death = catalogue.latest(DEATH)
@@ -118,9 +130,23 @@ def cases(uid: str, now: dt.datetime | None = None) -> list[Case]:
         raw("ancient-time", good, "envelope.time", ce_time=b"1970-01-01T00:00:00Z"),
         raw("naive-time", good, "envelope.time", ce_time=b"2026-01-01T00:00:00"),
         raw("crlf-in-id", good, "envelope.unsafe", ce_id=b"abc\r\nX-Injected: 1"),
+        raw("newline-after-id", good, "envelope.unsafe", ce_id=b"newline-after-id\n"),
         raw("space-in-source", good, "envelope.unsafe", ce_source=b"health evil"),
         raw("non-utf8-header", good, "envelope.encoding", ce_id=b"\xff\xfe\xfd"),
         raw("huge-header", good, "envelope.header_size", ce_subject=b"s" * 5000),
+        # -- the subject is the bus's: a publisher may leave it out, never choose it
+        raw(
+            "clear-id-as-subject",
+            good,
+            "envelope.subject_mismatch",
+            ce_subject=good_facts["certificate_no"].encode(),
+        ),
+        raw(
+            "someone-elses-subject",
+            good,
+            "envelope.subject_mismatch",
+            ce_subject=subjects.subject("certificate_no", "Q0000000001").encode(),
+        ),
         Case(
             "duplicate-header",
             "envelope.duplicate",
@@ -139,6 +165,30 @@ def cases(uid: str, now: dt.datetime | None = None) -> list[Case]:
             "identifier.citizen_id",
             mother_id="11010519930230123" + citizen_id_check_char("11010519930230123"),
         ),
+        # Valid identifiers in a non-canonical form: another person to every hash and index.
+        bad_record(
+            "mother-id-trailing-newline",
+            "identifier.citizen_id",
+            mother_id=good_facts["mother_id"] + "\n",
+        ),
+        bad_record(
+            "mother-id-full-width-digits",
+            "identifier.citizen_id",
+            mother_id=(
+                good_facts["mother_id"][:2]
+                + full_width(good_facts["mother_id"][2:17])
+                + good_facts["mother_id"][17]
+            ),
+        ),
+        bad_record(
+            "mother-id-lower-case-x", "identifier.citizen_id", mother_id=X_ID.replace("X", "x")
+        ),
+        bad_record(
+            "certificate-no-ideographic-space",
+            "identifier.certificate_no",
+            certificate_no=good_facts["certificate_no"] + "\u3000",
+        ),
+        bad_record("region-code-nbsp", "identifier.region_code", birth_region="\xa0110108"),
         bad_record("bad-region", "identifier.region_code", birth_region="11010"),
         bad_record("bad-mobile", "identifier.mobile", guardian_phone="12345"),
         bad_record("born-1850", "field.date", birth_date=dt.date(1850, 1, 1)),

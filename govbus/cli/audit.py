@@ -10,7 +10,7 @@ from rich.table import Table
 
 from govbus.audit_log import committed_heads, read_audit
 from govbus.config import ConnectionSettings, load
-from govbus.schemas.audit import verify, verify_heads
+from govbus.schemas.audit import AuditRecord, verify, verify_heads
 
 app = typer.Typer(help="The audit trail.", no_args_is_help=True)
 console = Console()
@@ -40,7 +40,8 @@ def trace(
     ),
 ) -> None:
     """Follow one event through the bus from the audit trail: accepted, delivered to whom
-    with which fields and masks, duplicates, dead letters, reads; with its trace id."""
+    with which fields and masks, duplicates, dead letters, reads; with its traces (the
+    publish trace, and each delivery's own, linked to it)."""
     everything = read_audit(load(ConnectionSettings).bootstrap)
     records = [r for r in everything if r.event_id == event_id]
     # Reads are recorded by delivery id (the gateway never sees the bus-wide event id).
@@ -66,8 +67,21 @@ def trace(
             details = r.input
         table.add_row(r.at[:23], r.kind, who, details)
     console.print(table)
-    trace_ids = sorted({r.trace_id for r in records if r.trace_id})
-    for trace_id in trace_ids:
-        console.print(f"trace {trace_id}: {jaeger.rstrip('/')}/trace/{trace_id}")
-    if not trace_ids:
+    traces = event_traces(records)
+    for trace_id, what in traces.items():
+        console.print(f"trace {trace_id} ({what}): {jaeger.rstrip('/')}/trace/{trace_id}")
+    if not traces:
         console.print("no trace context was recorded for this event")
+
+
+def event_traces(records: list[AuditRecord]) -> dict[str, str]:
+    """trace id -> what it covers: the publish trace (publish and processing) first, then
+    each delivery's own trace, which is linked to it (docs/tracing.md)."""
+    out: dict[str, str] = {}
+    for r in records:
+        if r.trace_id and r.kind in ("accepted", "duplicate", "dead_letter"):
+            out.setdefault(r.trace_id, "publish and processing")
+    for r in records:
+        if r.trace_id and r.kind == "delivered":
+            out.setdefault(r.trace_id, f"delivery to {r.subscriber}")
+    return out

@@ -69,8 +69,8 @@ def run() -> None:
     conn, streams, keys = load(ConnectionSettings), load(StreamsSettings), load(KeySettings)
     if keys.uses_dev_defaults:
         log.warning(
-            "using the built-in development pseudonym keys; set GOVBUS_PSEUDONYM_KEY "
-            "and GOVBUS_SUBJECT_KEY outside local runs"
+            "using the built-in development keys; set GOVBUS_PSEUDONYM_KEY, "
+            "GOVBUS_SUBJECT_KEY and GOVBUS_DELIVERY_ID_KEY outside local runs"
         )
     catalogue = default_catalogue()
     prepare_cluster(conn, streams, catalogue)

@@ -22,11 +22,12 @@ from typing import Any
 import httpx
 import yaml
 
+from govbus import telemetry
 from govbus.adapters.federation_bridge import Bridge
 from govbus.adapters.publisher import Publisher
 from govbus.audit_log import read_audit
 from govbus.config import GatewaySettings, LocalRuntimeSettings, load
-from govbus.demo.parts import DepartmentReader, Keys, running_gateway
+from govbus.demo.parts import DepartmentReader, Keys, delivery_id, running_gateway
 from govbus.demo.report import DeliverySeen, FieldSeen, ms_since
 from govbus.devenv.peer import PeerRuntime
 from govbus.devenv.worker import WorkerProcess
@@ -35,7 +36,6 @@ from govbus.kafka_admin import bus_topics, ensure_topics
 from govbus.policy import InboundAgreement, PolicyDocument, load_policy_file, subscribers
 from govbus.schemas.audit import AuditRecord
 from govbus.schemas.catalogue import Catalogue
-from govbus.schemas.envelope import delivery_id
 
 PEER_IN_A = "province_b"  # province B as a subscriber on A's bus
 PEER_IN_B = "province_a"  # province A as B names it: events arrive from province_a/<dept>
@@ -258,5 +258,6 @@ class ProvinceB:
                 purpose=audit.purpose if audit else "",
                 delivered_ms=ms_since(audit.at, published_at) if audit else -1.0,
                 read_ms=round((read_at - published_at) * 1000, 1),
+                trace_id=telemetry.trace_id_of(event.get("traceparent")),
             )
         )

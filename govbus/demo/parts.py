@@ -1,6 +1,7 @@
 """Pieces of the demo that play the people and services around the bus: a gateway under
 uvicorn, a department's reading client, the API keys the departments are given, and the
-citizen portal's login service that vouches for the citizen asking for a report."""
+citizen portal's login service that vouches for the citizen asking for a report, and the
+delivery ids the demo's workers give (the demo runs the buses, so it holds their keys)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +22,22 @@ import uvicorn
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from govbus.config import ConnectionSettings, GatewaySettings
+from govbus.config import ConnectionSettings, GatewaySettings, KeySettings, load
 from govbus.devenv.process import free_port
 from govbus.gateway.app import create_app
 from govbus.gateway.keystore import KeyStore
+from govbus.pseudonym import Pseudonymizer
+
+
+@cache
+def _bus_keys() -> Pseudonymizer:
+    return Pseudonymizer(load(KeySettings))
+
+
+def delivery_id(subscriber: str, source: str, event_id: str) -> str:
+    """A department's id of an event, as the demo's workers (both provinces run with the
+    keys of this environment) make it."""
+    return _bus_keys().delivery_id(subscriber, source, event_id)
 
 
 @contextmanager

@@ -32,6 +32,9 @@ class DeliverySeen:
     delivered_ms: float  # publish -> the worker's committed delivery (its audit record)
     read_ms: float  # publish -> the subscriber's pull returned it
     corrects: str | None = None  # the subscriber's delivery id of the corrected event
+    # The delivery's own trace (its traceparent as read): one per recipient, linked to the
+    # event's processing, so two departments' copies share no trace id.
+    trace_id: str = ""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DeliverySeen:

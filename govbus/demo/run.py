@@ -22,20 +22,27 @@ import httpx
 from confluent_kafka import KafkaError, Producer
 from confluent_kafka.admin import AdminClient
 
+from govbus import telemetry
 from govbus.adapters import outbox
 from govbus.adapters.outbox_relay import OutboxRelay
-from govbus.adapters.publisher import Publisher
+from govbus.adapters.publisher import Publisher, partition_key
 from govbus.audit_log import read_audit
 from govbus.config import (
     ConnectionSettings,
     GatewaySettings,
-    KeySettings,
     LocalRuntimeSettings,
     load,
 )
 from govbus.demo.civil_registry import DEATH, CivilRegistry
 from govbus.demo.crossprovince import PEER_IN_A, ProvinceB
-from govbus.demo.parts import CitizenLogin, DepartmentReader, Keys, Seen, running_gateway
+from govbus.demo.parts import (
+    CitizenLogin,
+    DepartmentReader,
+    Keys,
+    Seen,
+    delivery_id,
+    running_gateway,
+)
 from govbus.demo.report import (
     AccessCheck,
     DeliverySeen,
@@ -53,11 +60,10 @@ from govbus.gateway.keystore import KeyStore
 from govbus.indexing import Indexes
 from govbus.kafka_admin import bus_topics, ensure_topics
 from govbus.policy import PolicyDocument, load_policy_file
-from govbus.pseudonym import Pseudonymizer
 from govbus.schemas.audit import AuditRecord
 from govbus.schemas.catalogue import default_catalogue
 from govbus.schemas.codec import AvroCodec
-from govbus.schemas.envelope import Envelope, delivery_id
+from govbus.schemas.envelope import Envelope
 from govbus.schemas.jsonvalues import to_json
 from govbus.schemas.topics import delivery_topic
 
@@ -264,16 +270,12 @@ class DemoRun:
             raise KeyError(step.event_type)
         codec = AvroCodec()
         fp = codec.register(event.schema)
-        subject_field = event.fields[event.subject_field]
-        subject = Pseudonymizer(load(KeySettings)).subject(
-            subject_field.format or subject_field.name, str(step.data[event.subject_field])
-        )
         envelope = Envelope(
             id=str(uuid.uuid4()),
             source=step.source,
             type=event.type,
             version=event.version,
-            subject=subject,
+            subject="",  # the bus computes it
             time=dt.datetime.now(dt.UTC),
             dataschema=f"govbus:schema:{fp.hex()}",
             correlation_id=step.correlation_id,
@@ -282,7 +284,7 @@ class DemoRun:
         producer.produce(
             event.topic,
             codec.encode(fp, step.data),
-            subject.encode(),
+            partition_key(event.subject_kind, str(step.data[event.subject_field])),
             headers=envelope.to_headers(),  # type: ignore[arg-type]
         )
         if producer.flush(30) != 0:
@@ -386,6 +388,7 @@ class DemoRun:
                     delivered_ms=ms_since(audit.at, p.at) if audit else -1.0,
                     read_ms=round((read_at - p.at) * 1000, 1),
                     corrects=event.get("govbuscorrects"),
+                    trace_id=telemetry.trace_id_of(event.get("traceparent")),
                 )
             )
         return EventOutcome(

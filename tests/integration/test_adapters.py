@@ -10,7 +10,7 @@ import signal
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from govbus.demo.sample_data import birth
 from govbus.devenv.process import Managed
 from govbus.devenv.runtime import Runtime
 from govbus.kafka_read import read_to_end
-from govbus.schemas.envelope import delivery_id
+from tests.corpus import X_ID, full_width
 from tests.integration.helpers import (
     birth_subscription,
     read,
@@ -37,6 +37,7 @@ from tests.integration.helpers import (
     start_worker,
     wait_until,
 )
+from tests.keys import delivery_id
 
 BIRTH = "gov.health.birth_registered"
 TOPIC = "govbus.events.health.birth_registered.v2"
@@ -180,11 +181,20 @@ def test_relay_waits_out_a_kafka_outage_and_loses_nothing(
     assert set(counts) == set(first + later)
 
 
+def _wrong_check_digit(value: str) -> str:
+    return value[:-1] + ("0" if value[-1] != "0" else "1")
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [_wrong_check_digit, lambda v: v + "\n", lambda v: v[:2] + full_width(v[2:17]) + v[17]],
+    ids=["wrong-check-digit", "trailing-newline", "full-width-digits"],
+)
 def test_rejected_rows_are_marked_with_the_reason_not_dropped(
-    runtime: ConnectionSettings, uid: str, table: str
+    runtime: ConnectionSettings, uid: str, table: str, bad: Callable[[str], str]
 ) -> None:
     data: dict[str, Any] = birth(random.Random(uid), dt.date.today())
-    data["mother_id"] = data["mother_id"][:-1] + ("0" if data["mother_id"][-1] != "0" else "1")
+    data["mother_id"] = bad(data["mother_id"])
     with psycopg.connect(runtime.pg) as conn, conn.transaction():
         outbox.enqueue(
             conn,
@@ -248,6 +258,36 @@ def test_loader_rejects_bad_rows_with_line_numbers_and_a_rerun_publishes_nothing
     assert max(delivered.values()) == 1
     admin = AdminClient({"bootstrap.servers": bootstrap})
     assert TOPIC in admin.list_topics(timeout=10).topics
+
+
+def test_loader_rejects_identifiers_in_a_non_canonical_form(
+    bootstrap: str, uid: str, tmp_path: Path
+) -> None:
+    """A JSON-lines export keeps what CSV cannot: a newline or a full-width digit inside a
+    value. Each such row is rejected with its line and reason, never published."""
+    rng = random.Random(uid)
+    rows = [birth(rng, dt.date.today()) for _ in range(4)]
+    mother = rows[0]["mother_id"]
+    rows[1]["mother_id"] = mother + "\n"
+    rows[2]["mother_id"] = mother[:2] + full_width(mother[2:17]) + mother[17]
+    rows[3]["mother_id"] = X_ID.lower()
+    path = tmp_path / "births.jsonl"
+    path.write_text(
+        "".join(json.dumps(r, default=str, ensure_ascii=False) + "\n" for r in rows),
+        encoding="utf-8",
+    )
+    with Publisher("health") as pub:
+        report = BatchLoader(pub, BIRTH).load(path)
+    assert (report.published, report.rejected) == (1, 3)
+    rejects = [
+        json.loads(x) for x in (tmp_path / "births.jsonl.rejects.jsonl").read_text().splitlines()
+    ]
+    assert [(r["line"], r["reason"]) for r in rejects] == [
+        (2, "identifier.citizen_id"),
+        (3, "identifier.citizen_id"),
+        (4, "identifier.citizen_id"),
+    ]
+    assert ids_on_topic(bootstrap, set(report.event_ids)) == Counter(report.event_ids)
 
 
 def test_sample_registry_writes_the_birth_and_its_outbox_row_atomically(

@@ -18,7 +18,7 @@ from govbus.config import ConnectionSettings
 from govbus.demo.run import demo_policy_path
 from govbus.policy import Condition, PolicyDocument, Subscription, load_policy_file
 from govbus.schemas.catalogue import default_catalogue
-from govbus.schemas.envelope import delivery_id
+from tests.keys import delivery_id
 
 
 @pytest.fixture(scope="module")
@@ -143,6 +143,12 @@ def test_every_event_reaches_exactly_its_entitled_departments_as_the_policy_says
                 delivery["subscriber"], event["source"], event["event_id"]
             )
             assert 0 <= delivery["delivered_ms"] <= delivery["read_ms"]
+        # Each recipient's copy has a trace of its own (linked to the event's processing,
+        # docs/tracing.md): departments cannot join their copies on a shared trace id.
+        traces = [d["trace_id"] for d in event["deliveries"]]
+        assert all(traces), event["step"]
+        assert len(set(traces)) == len(traces), event["step"]
+        assert event["trace_id"] not in traces, event["step"]
 
 
 def test_the_correction_names_each_recipients_own_copy_of_the_original(
@@ -313,7 +319,12 @@ def test_the_cross_province_birth_reaches_province_bs_departments_under_both_pol
     a_event = events["newborn.cross_province"]
     assert crossed["event_id_in_b"] == delivery_id("province_b", "health", a_event["event_id"])
     assert crossed["source_in_b"] == "province_a/health"
-    assert crossed["trace_id_in_b"] == a_event["trace_id"] != ""  # one trace, both buses
+    # The delivery to province B is one trace on both buses: A's send, the bridge, B's intake.
+    (to_b_delivery,) = [d for d in a_event["deliveries"] if d["subscriber"] == "province_b"]
+    assert crossed["trace_id_in_b"] == to_b_delivery["trace_id"] != ""
+    b_traces = [d["trace_id"] for d in crossed["deliveries"]]
+    assert len(set(b_traces)) == len(b_traces)
+    assert crossed["trace_id_in_b"] not in b_traces
     # B's policy, applied to what A granted: each B department gets its fields, no more
     # than A sent, and never less masked than A sent them.
     own = load_policy_file(Path(federation["policy_b"]), default_catalogue()).subscriptions

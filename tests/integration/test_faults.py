@@ -29,8 +29,8 @@ from govbus.devenv.process import free_port
 from govbus.devenv.runtime import Runtime
 from govbus.devenv.worker import WorkerProcess
 from govbus.gateway.keystore import KeyStore
-from govbus.schemas.envelope import delivery_id
 from tests.integration.helpers import Load, birth_subscription, reconciled, start_worker, wait_until
+from tests.keys import delivery_id
 
 BIRTH = "gov.health.birth_registered"
 

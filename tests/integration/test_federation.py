@@ -5,7 +5,8 @@ Province A's policy grants province B (a subscriber in A) some birth fields, mas
 births whose mother's ID was issued in B. B's policy accepts exactly that from A and routes
 it to its own departments, masked again. The bridge is killed mid-stream and restarted, and
 A's gateway is restarted under it: B's departments still receive every event exactly once.
-Both sides audit, and one trace runs from A's publisher to B's worker.
+Both sides audit, and the traces link from A's publisher to B's departments: A's delivery
+to B is one trace on both buses, each delivery a trace of its own.
 """
 
 from __future__ import annotations
@@ -43,10 +44,10 @@ from govbus.gateway.keystore import KeyStore
 from govbus.kafka_admin import bus_topics, ensure_topics
 from govbus.reconcile import collect
 from govbus.schemas.catalogue import default_catalogue
-from govbus.schemas.envelope import delivery_id
 from govbus.streams.masking import mask_citizen_id, mask_mobile
 from tests.integration.helpers import APPROVAL, BIRTH, wait_until
 from tests.integration.test_gateway import problem
+from tests.keys import delivery_id
 
 MOTHERS_FROM_B = 12
 OTHERS = 6
@@ -341,7 +342,9 @@ def test_an_event_from_a_reaches_the_right_subscriber_in_b(
         r.delivery_id for r in audit_b if r.kind == "delivered" and r.subscriber == f"hukou_{uid}"
     }
 
-    # One trace: A's publisher -> A's worker -> the bridge -> B's worker.
+    # Followed through span links: A's publish trace -> A's delivery to province B, one
+    # trace on both buses (A's send, the bridge, B's intake) -> B's delivery to its
+    # department, a trace of its own. No two parties share a trace id they did not make.
     event_id = next(iter(to_b))
     send = next(
         s
@@ -349,16 +352,40 @@ def test_an_event_from_a_reaches_the_right_subscriber_in_b(
         if s.name.startswith("send govbus.events.")
         and (s.attributes or {}).get("messaging.message.id") == event_id
     )
-    trace_id = f"{send.context.trace_id:032x}"
-    in_trace = {
-        where: [s["name"] for s in spans_in(path) if s["trace_id"] == trace_id]
-        for where, path in buses.span_files.items()
-    }
-    assert any(n.startswith("process govbus.events.health") for n in in_trace["a"]), in_trace
-    assert f"send govbus.deliver.pb_{uid}" in in_trace["a"], in_trace
-    assert "bridge from province_a" in in_trace["bridge"], in_trace
-    assert any(n.startswith("process govbus.events.health") for n in in_trace["b"]), in_trace
-    assert f"send govbus.deliver.hukou_{uid}" in in_trace["b"], in_trace
+    spans = {where: spans_in(path) for where, path in buses.span_files.items()}
+
+    def linked_from(where: str, name: str, process: dict[str, Any]) -> dict[str, Any]:
+        link = {"trace_id": process["trace_id"], "span_id": process["span_id"]}
+        return next(s for s in spans[where] if s["name"] == name and link in s["links"])
+
+    def processing(where: str, trace_id: str) -> dict[str, Any]:
+        return next(
+            s
+            for s in spans[where]
+            if s["trace_id"] == trace_id and s["name"].startswith("process govbus.events.")
+        )
+
+    publish_trace = f"{send.context.trace_id:032x}"
+    to_b_send = linked_from("a", f"send govbus.deliver.pb_{uid}", processing("a", publish_trace))
+    to_b_trace = to_b_send["trace_id"]
+    assert to_b_trace != publish_trace
+    assert any(
+        s["name"] == "bridge from province_a" and s["trace_id"] == to_b_trace
+        for s in spans["bridge"]
+    ), spans["bridge"]
+    hukou_send = linked_from("b", f"send govbus.deliver.hukou_{uid}", processing("b", to_b_trace))
+    assert hukou_send["trace_id"] not in (publish_trace, to_b_trace)
+    # Both audits name the trace of the delivery to B.
+    assert {
+        r.trace_id
+        for r in audit_a
+        if r.kind == "delivered" and r.event_id == event_id and r.subscriber == f"pb_{uid}"
+    } == {to_b_trace}
+    assert {
+        r.trace_id
+        for r in audit_b
+        if r.kind == "accepted" and r.event_id == buses.relayed_id(event_id)
+    } == {to_b_trace}
 
 
 class _AckFailsOnce(httpx.BaseTransport):

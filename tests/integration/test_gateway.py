@@ -33,8 +33,9 @@ from govbus.gateway.app import create_app
 from govbus.gateway.consume import Consumption
 from govbus.gateway.keystore import KeyStore
 from govbus.gateway.reader import DeliveryDecoder
-from govbus.schemas.envelope import delivery_id
+from tests.corpus import full_width
 from tests.integration.helpers import birth_subscription, start_worker, wait_until
+from tests.keys import delivery_id
 
 BIRTH = "gov.health.birth_registered"
 PROBLEM = "application/problem+json"
@@ -497,6 +498,12 @@ def test_http_publish_is_validated_owned_and_idempotent(setup: dict[str, Any]) -
     r = httpx.post(url, json=bad, headers={"X-API-Key": health})
     problem(r, 422, "identifier-citizen_id")
     assert bad["mother_id"] not in r.text
+    mother = body["mother_id"]
+    for non_canonical in (mother + "\n", mother[:2] + full_width(mother[2:17]) + mother[17]):
+        r = httpx.post(
+            url, json={**body, "mother_id": non_canonical}, headers={"X-API-Key": health}
+        )
+        problem(r, 422, "identifier-citizen_id")
     problem(
         httpx.post(url, json={**body, "weight_g": "heavy"}, headers={"X-API-Key": health}),
         422,

@@ -10,9 +10,9 @@ import httpx
 
 from govbus.config import ConnectionSettings, GatewaySettings
 from govbus.gateway.keystore import KeyStore
-from govbus.schemas.envelope import delivery_id
 from tests.integration.helpers import start_worker
 from tests.integration.test_gateway import BIRTH, Gateway, problem, publish, pull_until
+from tests.keys import delivery_id
 
 
 def test_conditional_grant_needs_the_provider_and_revocation_stops_delivery(

@@ -15,21 +15,35 @@ from typing import Any
 
 import pytest
 from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient
 
 from govbus import policy_store
 from govbus.adapters.publisher import Publisher, PublishError
 from govbus.audit_log import read_audit
-from govbus.config import KeySettings
+from govbus.config import ConnectionSettings, KeySettings
 from govbus.demo.sample_data import birth
 from govbus.devenv.worker import WorkerProcess
+from govbus.disclosures import DisclosureStore, subject_pseudonyms
 from govbus.dlq import read_dead_letters
+from govbus.kafka_read import read_to_end
+from govbus.policy import Subscription
 from govbus.pseudonym import Pseudonymizer
 from govbus.schemas.audit import verify
 from govbus.schemas.catalogue import default_catalogue
-from govbus.schemas.envelope import Envelope, delivery_id
+from govbus.schemas.codec import AvroCodec
+from govbus.schemas.envelope import Envelope
+from govbus.schemas.topics import delivery_topic
 from govbus.streams.masking import mask_citizen_id, mask_mobile, mask_name
 from tests.corpus import cases
-from tests.integration.helpers import APPROVAL, read, read_all, start_worker, wait_until
+from tests.integration.helpers import (
+    APPROVAL,
+    read,
+    read_all,
+    start_worker,
+    topic_size,
+    wait_until,
+)
+from tests.keys import delivery_id, unkeyed_delivery_id
 
 BIRTH = "gov.health.birth_registered"
 BIRTH_V2_TOPIC = "govbus.events.health.birth_registered.v2"
@@ -104,6 +118,9 @@ def test_one_event_fans_out_to_three_subscribers_with_exact_fields(
     got = {k: read(bootstrap, s, {delivery_id(s, "health", event_id)}) for k, s in subs.items()}
     records = {k: next(iter(v.values())).record for k, v in got.items() if v}
     assert set(records) == {"ps", "cdc", "mi"}
+    # Keyed ids: no department computes another's id of the event from the event id.
+    ids = {r.envelope.id for v in got.values() for r in v.values()}
+    assert not ids & {unkeyed_delivery_id(s, "health", event_id) for s in subs.values()}
     assert records["ps"] == {
         "certificate_no": data["certificate_no"],
         "baby_name": data["baby_name"],
@@ -183,6 +200,127 @@ def test_the_bad_input_corpus_is_dead_lettered_with_reasons_and_the_worker_survi
     legit = {delivery_id(subs["ps"], "health", f"{c.name}-{uid}") for c in corpus if not c.reason}
     assert set(read(bootstrap, subs["ps"], legit, timeout_s=30)) == legit
     assert verify(read_audit(bootstrap)) == []
+
+
+def test_a_raw_kafka_publisher_cannot_choose_the_subject(
+    runtime: ConnectionSettings,
+    bootstrap: str,
+    uid: str,
+    worker3: tuple[dict[str, str], dict[str, str]],
+) -> None:
+    """A legacy producer that puts a clear ID into the key and ``ce_subject`` gets a dead
+    letter, and the clear ID reaches no audit record; one that leaves ``ce_subject`` out (as
+    the SDK does) is delivered under the subject the bus computed, which is what the
+    citizen's disclosure report looks up."""
+    subs, _ = worker3
+    event = default_catalogue().get(BIRTH, 2)
+    assert event is not None
+    codec = AvroCodec()
+    fp = codec.register(event.schema)
+    rng = random.Random(uid)
+    forged_data, honest_data = birth(rng, dt.date.today()), birth(rng, dt.date.today())
+
+    def envelope(name: str, subject: str) -> Envelope:
+        return Envelope(
+            id=f"{name}-{uid}",
+            source="health",
+            type=BIRTH,
+            version=2,
+            subject=subject,
+            time=dt.datetime.now(dt.UTC),
+        )
+
+    forged = envelope("forged", forged_data["mother_id"])
+    honest = envelope("honest", "")
+    producer = Producer({"bootstrap.servers": bootstrap})
+    for env, data in ((forged, forged_data), (honest, honest_data)):
+        producer.produce(
+            BIRTH_V2_TOPIC,
+            codec.encode(fp, data),
+            data["mother_id"].encode(),  # a clear ID as the key, as a careless producer might
+            headers=env.to_headers(),  # type: ignore[arg-type]
+        )
+    assert producer.flush(30) == 0
+
+    bus = Pseudonymizer(KeySettings())
+    subject = bus.subject("certificate_no", honest_data["certificate_no"])
+    wanted = delivery_id(subs["ps"], "health", honest.id)
+    (got,) = read(bootstrap, subs["ps"], {wanted}).values()
+    assert got.envelope.subject == bus.for_subscriber(subs["ps"], "subject", subject)
+    keys = {
+        msg.key()
+        for msg in read_to_end(bootstrap, delivery_topic(subs["ps"]))
+        if dict(msg.headers() or []).get("ce_id") == wanted.encode()
+    }
+    assert keys == {got.envelope.subject.encode()}
+    assert wait_until(
+        lambda: any(
+            d.event_id == forged.id and d.reason == "envelope.subject_mismatch"
+            for d in read_dead_letters(bootstrap)
+        ),
+        30,
+    )
+    ours = [r for r in read_audit(bootstrap) if r.event_id in (forged.id, honest.id)]
+    assert {(r.event_id, r.kind) for r in ours} >= {
+        (forged.id, "dead_letter"),
+        (honest.id, "accepted"),
+        (honest.id, "delivered"),
+    }
+    assert {r.subject for r in ours if r.event_id == honest.id} == {subject}
+    assert all(r.subject == "" for r in ours if r.event_id == forged.id)
+    for record in ours:
+        text = record.to_json().decode()
+        assert forged_data["mother_id"] not in text
+        assert honest_data["mother_id"] not in text
+
+    store = DisclosureStore(runtime.pg)
+    store.init()
+    store.apply(ours)
+    report = store.report(
+        subject_pseudonyms(bus, default_catalogue(), honest_data["certificate_no"])
+    )
+    assert {d.delivery_id for d in report} == {
+        delivery_id(s, "health", honest.id) for s in subs.values()
+    }
+
+
+def test_a_running_worker_refuses_a_filter_on_fields_not_received_in_clear(
+    bootstrap: str, uid: str, worker3: tuple[dict[str, str], dict[str, str]]
+) -> None:
+    """Written straight to the policy topic (past the admin API and `govbus policy
+    validate`): a filter on health data the subscription is not granted would tell the
+    subscriber which births were healthy. The worker refuses it; a filter on a field the
+    subscription receives in clear, written alongside, works."""
+    _, env = worker3
+    common: dict[str, Any] = {
+        "event_types": [BIRTH],
+        "fields": {"certificate_no": "clear", "birth_region": "clear", "mother_id": "mask"},
+        "legal_basis": "law",
+        "purpose": "testing",
+        "approval": APPROVAL,
+    }
+    peeking = {
+        f"peek_{uid}": {"field": "health_status", "eq": "healthy"},
+        f"masked_{uid}": {"field": "mother_id", "prefix": "1101"},
+    }
+    subs = [
+        Subscription.model_validate({**common, "id": f"s-{who}", "subscriber": who, "filter": f})
+        for who, f in {**peeking, f"ok_{uid}": {"field": "birth_region", "prefix": "11"}}.items()
+    ]
+    policy_store.write(bootstrap, env["GOVBUS_POLICY_TOPIC"], subs)
+    rng = random.Random(uid)
+    with Publisher("health") as pub:
+        ids = []
+        for _ in range(3):  # healthy births in Beijing to Beijing mothers: every filter matches
+            ids.append(pub.publish(BIRTH, birth(rng, dt.date.today())).result(30).event_id)
+            time.sleep(1)  # the worker applies the policy within a second or so
+    # The last one reached the control subscription: the worker has applied the policy.
+    last = delivery_id(f"ok_{uid}", "health", ids[-1])
+    assert last in read(bootstrap, f"ok_{uid}", {last})
+    time.sleep(3)
+    topics = AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=10).topics
+    for who in peeking:
+        assert delivery_topic(who) not in topics or topic_size(bootstrap, who) == 0, who
 
 
 def test_a_10_mb_event_is_refused_at_the_door_not_lost_silently(bootstrap: str, uid: str) -> None:

@@ -1,17 +1,23 @@
-"""One trace per event across every hop, on the real broker.
+"""Traces on the real broker: the publisher's trace runs to the worker's processing of the
+event; each delivery starts a trace of its own, linked to that processing, which its
+recipient's read continues. Recipients never share a trace id (they could join on it).
 
-1. In-process (in-memory span exporter): SDK publish -> the pipeline's process and deliver
-   (real Kafka transaction, real Redis) -> the gateway reader's receive.
+1. In-process (in-memory span exporter): SDK publish -> the pipeline's process -> a
+   delivery trace per recipient (real Kafka transaction, real Redis) -> the gateway
+   reader's receive.
 2. The real Faust worker in its own process, writing its spans to a file: its process span
-   continues the publisher's trace (Faust's header handling included), and the reader's
-   receive span continues the worker's delivery span.
+   continues the publisher's trace (Faust's header handling included), its delivery span
+   links to it, and the reader's receive span continues the delivery's trace.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import random
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -23,6 +29,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 
 from govbus.adapters.publisher import Publisher
+from govbus.audit_log import read_audit
 from govbus.config import ConnectionSettings, KeySettings
 from govbus.demo.sample_data import birth
 from govbus.devenv.process import free_port
@@ -31,7 +38,7 @@ from govbus.policy import parse_policy
 from govbus.pseudonym import Pseudonymizer
 from govbus.schemas.catalogue import default_catalogue
 from govbus.schemas.codec import AvroCodec
-from govbus.schemas.envelope import delivery_id, header_dict
+from govbus.schemas.envelope import header_dict
 from govbus.schemas.topics import delivery_topic
 from govbus.streams.dedupe import RedisDedupe
 from govbus.streams.deliver import Projector
@@ -40,6 +47,7 @@ from govbus.streams.pipeline import Pipeline
 from govbus.streams.sink import TransactionalSink
 from govbus.streams.validate import Validator
 from tests.integration.helpers import birth_subscription, read, start_worker
+from tests.keys import delivery_id
 
 BIRTH = "gov.health.birth_registered"
 TOPIC = "govbus.events.health.birth_registered.v2"
@@ -94,19 +102,21 @@ def one(spans: list[ReadableSpan], name: str) -> ReadableSpan:
     return found[0]
 
 
-def test_one_trace_covers_publish_process_deliver_and_read(
+def test_each_delivery_has_its_own_trace_linked_to_the_processing_of_the_event(
     runtime: ConnectionSettings, bootstrap: str, uid: str, exporter: InMemorySpanExporter
 ) -> None:
-    subscriber = f"ps_{uid}"
-    ensure_topics(bootstrap, {delivery_topic(subscriber): {}}, partitions=1, replication=1)
-    policy = parse_policy({"subscriptions": [birth_subscription(uid)]})
+    subscriber, other = f"ps_{uid}", f"mi_{uid}"
+    for who in (subscriber, other):
+        ensure_topics(bootstrap, {delivery_topic(who): {}}, partitions=1, replication=1)
+    second = {**birth_subscription(uid), "id": f"mi-{uid}", "subscriber": other}
+    policy = parse_policy({"subscriptions": [birth_subscription(uid), second]})
     codec = AvroCodec()
     catalogue = default_catalogue()
     for event in catalogue:
         codec.register(event.schema)
     pipeline = Pipeline(
         app_id=f"trace-{uid}",
-        validator=Validator(catalogue, codec, 1_000_000),
+        validator=Validator(catalogue, codec, 1_000_000, subjects=Pseudonymizer(KeySettings())),
         projector=Projector(codec, Pseudonymizer(KeySettings())),
         codec=codec,
         policy=lambda: policy,
@@ -128,15 +138,45 @@ def test_one_trace_covers_publish_process_deliver_and_read(
     send = one(finished, f"send {TOPIC}")
     process = one(finished, f"process {TOPIC}")
     deliver = one(finished, f"send {delivery_topic(subscriber)}")
+    deliver_other = one(finished, f"send {delivery_topic(other)}")
     receive = one(finished, f"receive {delivery_topic(subscriber)}")
-    trace_id = send.context.trace_id
-    assert {s.context.trace_id for s in (send, process, deliver, receive)} == {trace_id}
+    # The publisher's trace runs to the processing of the event ...
+    assert process.context.trace_id == send.context.trace_id
     assert process.parent is not None
     assert process.parent.span_id == send.context.span_id
-    assert deliver.parent is not None
-    assert deliver.parent.span_id == process.context.span_id
+    # ... each delivery starts a trace of its own, linked to that processing ...
+    traces = {s.context.trace_id for s in (send, deliver, deliver_other)}
+    assert len(traces) == 3
+    for span in (deliver, deliver_other):
+        assert span.parent is None
+        assert [(link.context.trace_id, link.context.span_id) for link in span.links] == [
+            (process.context.trace_id, process.context.span_id)
+        ]
+    # ... which the recipient's read continues (and the worker audited).
+    assert receive.context.trace_id == deliver.context.trace_id
     assert receive.parent is not None
     assert receive.parent.span_id == deliver.context.span_id
+    delivered = {
+        r.subscriber: r.trace_id
+        for r in read_audit(bootstrap)
+        if r.kind == "delivered" and r.event_id == event_id
+    }
+    assert delivered == {
+        subscriber: f"{deliver.context.trace_id:032x}",
+        other: f"{deliver_other.context.trace_id:032x}",
+    }
+    # Ops follow the event through every trace: `govbus trace` lists them from the audit.
+    shown = subprocess.run(
+        [str(Path(sys.executable).parent / "govbus"), "trace", event_id],
+        env={**os.environ, "GOVBUS_KAFKA_BOOTSTRAP": bootstrap, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    assert f"trace {send.context.trace_id:032x} (publish and processing)" in shown
+    for who, trace_id in delivered.items():
+        assert f"trace {trace_id} (delivery to {who})" in shown
     assert (send.kind, process.kind, deliver.kind, receive.kind) == (
         SpanKind.PRODUCER,
         SpanKind.CONSUMER,
@@ -154,7 +194,7 @@ def test_one_trace_covers_publish_process_deliver_and_read(
     assert dict(receive.attributes or {})["messaging.consumer.group.name"].startswith(subscriber)
 
 
-def test_the_faust_worker_continues_the_publishers_trace(
+def test_the_faust_worker_continues_the_publishers_trace_and_links_its_delivery(
     bootstrap: str,
     uid: str,
     state_dir: Path,
@@ -184,18 +224,24 @@ def test_the_faust_worker_continues_the_publishers_trace(
         worker.stop()
     local = list(exporter.get_finished_spans())
     send = one(local, f"send {TOPIC}")
-    # The new worker app may deliver older events too; ours is the one in this trace.
+    # The new worker app may deliver older events too; ours is the one read by its id.
     receive = one(
-        [s for s in local if s.context.trace_id == send.context.trace_id],
+        [s for s in local if (s.attributes or {}).get("messaging.message.id") == wanted],
         f"receive {delivery_topic(subscriber)}",
     )
     remote = [json.loads(line) for line in span_file.read_text().splitlines()]
     ours = [s for s in remote if s["trace_id"] == f"{send.context.trace_id:032x}"]
     process = next(s for s in ours if s["name"] == f"process {TOPIC}")
-    deliver = next(s for s in ours if s["name"] == f"send {delivery_topic(subscriber)}")
     assert process["parent_id"] == f"{send.context.span_id:016x}"
-    assert deliver["parent_id"] == process["span_id"]
-    assert receive.context.trace_id == send.context.trace_id
+    link = {"trace_id": process["trace_id"], "span_id": process["span_id"]}
+    deliver = next(
+        s
+        for s in remote
+        if s["name"] == f"send {delivery_topic(subscriber)}" and link in s["links"]
+    )
+    assert deliver["parent_id"] == ""
+    assert deliver["trace_id"] != process["trace_id"]
+    assert f"{receive.context.trace_id:032x}" == deliver["trace_id"]
     assert receive.parent is not None
     assert f"{receive.parent.span_id:016x}" == deliver["span_id"]
 

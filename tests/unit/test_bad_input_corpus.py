@@ -9,6 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from govbus.config import KeySettings
+from govbus.pseudonym import Pseudonymizer
 from govbus.schemas.codec import AvroCodec
 from govbus.schemas.topics import DLQ
 from govbus.streams.messages import Accepted, InMessage
@@ -114,7 +116,13 @@ def test_an_event_older_than_the_dedupe_window_cannot_be_proven_new(
     (case,) = [
         c for c in cases("stale", NOW - dt.timedelta(days=age_days)) if c.name == "middle-dot-name"
     ]
-    validator = Validator(CATALOGUE, AvroCodec(), 1_000_000, max_age=dt.timedelta(days=7))
+    validator = Validator(
+        CATALOGUE,
+        AvroCodec(),
+        1_000_000,
+        max_age=dt.timedelta(days=7),
+        subjects=Pseudonymizer(KeySettings()),
+    )
     for event in CATALOGUE:
         validator.codec.register(event.schema)
     got = validator(InMessage(case.topic, 0, 0, b"k", case.value, case.headers), NOW)

@@ -9,6 +9,7 @@ import base64
 import dataclasses
 import datetime as dt
 import itertools
+import json
 import random
 from typing import Any
 
@@ -16,23 +17,23 @@ import pytest
 
 from govbus.adapters.federation_bridge import malformed, relayed
 from govbus.adapters.publisher import EventEncoder
-from govbus.config import KeySettings
 from govbus.demo.sample_data import birth, citizen_id
 from govbus.dlq import DeadLetter
 from govbus.federation import inbound_types
 from govbus.policy import MASK_RULES, InboundAgreement, PolicyDocument, parse_policy, validate
 from govbus.policy_store import decode as decode_entry
 from govbus.policy_store import encode as encode_entry
-from govbus.pseudonym import Pseudonymizer
 from govbus.schemas.catalogue import default_catalogue
 from govbus.schemas.codec import AvroCodec
-from govbus.schemas.envelope import Envelope, delivery_id
+from govbus.schemas.envelope import Envelope
 from govbus.schemas.federation import delivered_rules
 from govbus.schemas.projection import projected_schema
-from govbus.schemas.topics import DLQ, check_source, delivery_topic, split_source
+from govbus.schemas.topics import AUDIT, DLQ, check_source, delivery_topic, split_source
 from govbus.streams.masking import mask_citizen_id, mask_mobile, mask_name
 from govbus.streams.messages import InMessage, Output
 from govbus.streams.pipeline import Pipeline
+from tests.corpus import full_width
+from tests.keys import BUS, delivery_id
 from tests.unit.test_pipeline import ListSink, decode, make_pipeline, schemas_in
 
 CATALOGUE = default_catalogue()
@@ -106,7 +107,7 @@ def birth_in_a(seed: int, **override: Any) -> tuple[InMessage, dict[str, Any], s
     mother_from_b = citizen_id("320102", dt.date(1988, 1, 1), 123)
     data = {**birth(random.Random(seed), NOW.date()), "mother_id": mother_from_b}
     data.update(override)
-    encoder = EventEncoder("health", CATALOGUE, Pseudonymizer(KeySettings()))
+    encoder = EventEncoder("health", CATALOGUE)
     prepared = encoder.prepare("gov.health.birth_registered", data, time=NOW)
     msg = InMessage(BIRTH.topic, 0, seed, prepared.key, prepared.value, prepared.headers)
     return msg, data, prepared.envelope.id
@@ -242,7 +243,7 @@ def test_a_correction_from_a_reaches_bs_original_recipients() -> None:
     msg, data, event_id = birth_in_a(4)
     provider, provider_sink, _ = pipeline(POLICY_A)
     provider.process([msg])
-    encoder = EventEncoder("health", CATALOGUE, Pseudonymizer(KeySettings()))
+    encoder = EventEncoder("health", CATALOGUE)
     fixed = encoder.prepare(
         "gov.health.birth_registered", {**data, "baby_name": "王小明"}, time=NOW, corrects=event_id
     )
@@ -330,7 +331,14 @@ def test_inbound_agreements_are_validated_and_stored_under_their_own_key() -> No
     with pytest.raises(ValueError, match="wrong key"):
         decode_entry(b"inbound:province_c:xprov-b-newborn", value)
     bad = parse_policy(
-        {"inbound": [{"peer": "province_a", "subscription": {**TO_B, "fields": {"nope": "clear"}}}]}
+        {
+            "inbound": [
+                {
+                    "peer": "province_a",
+                    "subscription": {**TO_B, "fields": {**TO_B["fields"], "nope": "clear"}},
+                }
+            ]
+        }
     )
     assert validate(bad, CATALOGUE) == [
         "inbound agreement inbound:province_a:xprov-b-newborn: "
@@ -375,3 +383,54 @@ def test_the_peers_trace_context_travels_with_the_relayed_event() -> None:
     parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
     prepared = relayed(as_pulled(deliver_in_a(msg), parent), "province_a")
     assert dict(prepared.headers)["traceparent"] == parent.encode()
+
+
+def test_b_dead_letters_a_non_canonical_identifier_that_a_let_through() -> None:
+    """B's worker is the authority on what it accepts: a clear ID whose digits are
+    full-width (an older A, or a forged page) is another person to B's indexes."""
+    msg, data, _ = birth_in_a(7)
+    delivered = deliver_in_a(msg)
+    codec = AvroCodec()
+    fp = codec.register(projected_schema(BIRTH, TO_B["fields"], TO_B["id"]))
+    _, record = codec.decode(delivered.value or b"")
+    mother = data["mother_id"]
+    record["mother_id"] = mother[:2] + full_width(mother[2:17]) + mother[17]
+    forged = dataclasses.replace(delivered, value=codec.encode(fp, record))
+    pipe, sink, _ = pipeline(POLICY_B)
+    result = pipe.process([into_b(as_pulled(forged), 0)])
+    assert result.counts == {"dlq:identifier.citizen_id": 1}
+    assert not [o for o in sink.batches[-1] if o.topic.startswith("govbus.deliver.")]
+
+
+def test_b_computes_its_own_subject_from_what_a_sent_in_clear() -> None:
+    """B's audit and disclosure index file a relayed event under B's own subject pseudonym
+    when A sent the subject field in clear (so B's citizen report finds it), and under none
+    when A masked it (B cannot know whose it is); the peer's pseudonym is no subject here."""
+    bus = BUS
+    msg, data, _ = birth_in_a(8)
+    pipe, sink, _ = pipeline(POLICY_B)
+    pipe.process([into_b(as_pulled(deliver_in_a(msg)), 0)])
+    subjects = {
+        json.loads(o.value or b"{}")["subject"] for o in sink.batches[-1] if o.topic == AUDIT
+    }
+    assert subjects == {bus.subject("certificate_no", data["certificate_no"])}
+
+    masked = {**TO_B, "fields": {**TO_B["fields"], "certificate_no": "mask"}}
+    policy_a = parse_policy({"subscriptions": [masked]})
+    policy_b = parse_policy(
+        {
+            "inbound": [{"peer": "province_a", "subscription": masked}],
+            "subscriptions": POLICY_B.model_dump(by_alias=True)["subscriptions"],
+        }
+    )
+    pulled = as_pulled(deliver_in_a_with(policy_a, birth_in_a(9)[0]))
+    assert pulled["subject"]  # A's pseudonym for province_b: only the Kafka key in B
+    pipe, sink, _ = pipeline(policy_b)
+    assert pipe.process([into_b(pulled, 0)]).counts["accepted"] == 1
+    batch = sink.batches[-1]
+    assert {json.loads(o.value or b"{}")["subject"] for o in batch if o.topic == AUDIT} == {""}
+    for out in batch:
+        if out.topic.startswith("govbus.deliver."):
+            env = Envelope.from_headers(out.headers)
+            assert env.subject == ""
+            assert out.key == env.id.encode()

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 
 import pytest
 from hypothesis import given
@@ -8,6 +9,7 @@ from hypothesis import strategies as st
 
 from govbus.schemas.identifiers import (
     USCC_ALPHABET,
+    check_certificate_no,
     check_citizen_id,
     check_credit_code,
     check_licence_id,
@@ -109,3 +111,92 @@ def test_licence_identifier_round_trip() -> None:
     wrong = "0" if good[-1] != "0" else "1"
     assert check_licence_id(good[:-1] + wrong) is not None
     assert check_licence_id("1.2.156.9999.2.X") is not None
+
+
+# ----------------------------------------------------------------- canonical form only
+# A value that differs from a valid identifier only in form (a trailing newline, a
+# full-width digit, a lower-case x) must be refused: accepted, it would be stored, masked
+# and pseudonymised as another person and never show in the real one's disclosure report.
+
+WHITESPACE = [" ", "\t", "\n", "\r", "\r\n", "\v", "\f", "\xa0", "\u2028", "\u3000", "\ufeff"]
+_LICENCE_BODY = "1.2.156.3005.2.11100000000013127D001.91350100M000100Y43.00001.001"
+
+
+def _valid_citizen_id(region: str, born: dt.date, seq: int) -> str:
+    first17 = f"{region}{born:%Y%m%d}{seq:03d}"
+    return first17 + citizen_id_check_char(first17)
+
+
+CANONICAL = {
+    "citizen_id": (check_citizen_id, _valid_citizen_id("110105", dt.date(1949, 12, 31), 2)),
+    "credit_code": (check_credit_code, "91350100M000100Y43"),
+    "region_code": (check_region_code, "110105"),
+    "mobile": (check_mobile, "13812341234"),
+    "certificate_no": (check_certificate_no, "B2026000123"),
+    "licence_id": (
+        check_licence_id,
+        _LICENCE_BODY + "." + mod37_36_check_char(_LICENCE_BODY.replace(".", "")),
+    ),
+}
+# Decimal digits of every script (Unicode category Nd) other than ASCII: int() reads them.
+unicode_digits = st.characters(categories=["Nd"]).filter(lambda c: not c.isascii())
+
+
+def _same_value(digit: str, script: str) -> str:
+    """``digit`` (ASCII) written in the script of ``script`` (an Nd character): Nd digits
+    come in contiguous runs of ten starting at that script's zero."""
+    zero = ord(script) - unicodedata.decimal(script)
+    return chr(zero + int(digit))
+
+
+@pytest.mark.parametrize("kind", sorted(CANONICAL))
+def test_the_canonical_examples_are_valid(kind: str) -> None:
+    check, good = CANONICAL[kind]
+    assert check(good) is None
+
+
+@pytest.mark.parametrize("kind", sorted(CANONICAL))
+@given(space=st.sampled_from(WHITESPACE), where=st.sampled_from(["before", "after", "both"]))
+def test_whitespace_around_an_identifier_is_refused(kind: str, space: str, where: str) -> None:
+    check, good = CANONICAL[kind]
+    value = {"before": space + good, "after": good + space, "both": space + good + space}[where]
+    assert check(value) is not None
+
+
+@pytest.mark.parametrize("kind", sorted(CANONICAL))
+@given(script=unicode_digits, data=st.data())
+def test_a_digit_of_another_script_is_refused(kind: str, script: str, data: st.DataObject) -> None:
+    check, good = CANONICAL[kind]
+    positions = [i for i, c in enumerate(good) if c in "0123456789"]
+    pos = data.draw(st.sampled_from(positions))
+    value = good[:pos] + _same_value(good[pos], script) + good[pos + 1 :]
+    assert int(_same_value(good[pos], script)) == int(good[pos])  # int() would read it
+    assert check(value) is not None
+
+
+@given(
+    region=st.sampled_from(REGIONS),
+    born=st.dates(dt.date(1900, 1, 1), dt.date(2025, 12, 31)),
+    seq=st.integers(0, 999),
+    script=unicode_digits,
+)
+def test_a_citizen_id_written_entirely_in_another_script_is_refused(
+    region: str, born: dt.date, seq: int, script: str
+) -> None:
+    good = _valid_citizen_id(region, born, seq)
+    other = "".join(_same_value(c, script) if c.isdigit() else c for c in good)
+    assert check_citizen_id(other) is not None
+
+
+@given(st.integers(0, 999))
+def test_a_lower_case_check_x_is_refused(seq: int) -> None:
+    for born in (dt.date(1949, 12, 31), dt.date(1990, 1, 1), dt.date(2001, 7, 8)):
+        good = _valid_citizen_id("110105", born, seq)
+        if good.endswith("X"):
+            assert check_citizen_id(good) is None
+            assert check_citizen_id(good[:-1] + "x") is not None
+
+
+def test_lower_case_letters_in_a_credit_code_are_refused() -> None:
+    assert check_credit_code("91350100m000100y43") is not None
+    assert check_credit_code("9144030071526726xg") is not None

@@ -46,7 +46,10 @@ def test_valid_policy_has_no_problems() -> None:
         ({"fields": {"hospital": "generalize.district"}}, "neither"),
         ({"approval": None}, "needs the provider's approval"),
         ({"filter": {"field": "nope", "eq": 1}}, "has no field nope"),
-        ({"filter": {"field": "sex", "eq": "MALE", "ne": "FEMALE"}}, "exactly one operator"),
+        (
+            {"fields": {"sex": "clear"}, "filter": {"field": "sex", "eq": "MALE", "ne": "FEMALE"}},
+            "exactly one operator",
+        ),
     ],
 )
 def test_policy_problems_are_named(over: dict[str, Any], expected: str) -> None:
@@ -62,7 +65,7 @@ def test_deep_filters_are_bounded() -> None:
     node: dict[str, Any] = {"field": "sex", "eq": "MALE"}
     for _ in range(6):
         node = {"all": [node]}
-    assert any("deeper" in p for p in problems(sub(filter=node)))
+    assert any("deeper" in p for p in problems(sub(fields={"sex": "clear"}, filter=node)))
 
 
 def test_structural_errors_raise_config_error() -> None:
@@ -136,3 +139,36 @@ def test_a_single_approval_in_a_file_reads_as_a_list_of_one() -> None:
     s = Subscription.model_validate(sub(approval={**APPROVAL, "provider": "health"}))
     assert [a.provider for a in s.approvals] == ["health"]
     assert "approval" not in s.model_dump(exclude_none=True)
+
+
+@pytest.mark.parametrize(
+    ("fields", "node", "expected"),
+    [
+        # Not granted at all: the filter would reveal diagnoses through which events arrive.
+        ({"baby_name": "clear"}, {"field": "health_status", "eq": "healthy"}, "not granted"),
+        (
+            {"baby_name": "clear"},
+            {"not": {"all": [{"field": "gestation_weeks", "lt": 37}]}},
+            "not granted",
+        ),
+        # Granted, but not in clear: the filter would test the value behind the mask.
+        (
+            {"mother_id": "pseudonym"},
+            {"field": "mother_id", "eq": "110105199203141465"},
+            "pseudonym",
+        ),
+        ({"mother_id": "mask"}, {"field": "mother_id", "prefix": "3201"}, "mask"),
+        ({"birth_date": "generalize.year"}, {"field": "birth_date", "ge": 20260315}, "generalize"),
+        ({"weight_g": "redact"}, {"field": "weight_g", "lt": 2500}, "redact"),
+    ],
+)
+def test_a_filter_may_test_only_fields_the_subscription_receives_in_clear(
+    fields: dict[str, str], node: dict[str, Any], expected: str
+) -> None:
+    found = problems(sub(fields=fields, filter=node))
+    assert any("filter" in p and expected in p for p in found), found
+
+
+def test_a_filter_on_fields_received_in_clear_is_fine() -> None:
+    node = {"all": [{"field": "birth_region", "prefix": "1101"}, {"field": "sex", "eq": "MALE"}]}
+    assert problems(sub(fields={"birth_region": "clear", "sex": "clear"}, filter=node)) == []

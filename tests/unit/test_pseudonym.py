@@ -3,12 +3,15 @@ id (a pseudonym names the key that made it; the old key still reproduces old pse
 
 from __future__ import annotations
 
+import uuid
+
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from govbus.config import KeySettings
 from govbus.pseudonym import Pseudonymizer
+from tests.keys import unkeyed_delivery_id
 
 OLD = KeySettings(
     pseudonym_key=SecretStr("old-master"), pseudonym_key_id="k2025", subject_key=SecretStr("s1")
@@ -50,3 +53,19 @@ def test_the_same_master_under_a_new_key_id_is_a_new_key() -> None:
         Pseudonymizer(renamed).for_subscriber("tax", "citizen_id", value).split(".")[1]
         != (Pseudonymizer(OLD).for_subscriber("tax", "citizen_id", value).split(".")[1])
     )
+
+
+@given(st.text(min_size=1, max_size=64), st.sampled_from(["health", "province_a/health"]))
+def test_delivery_ids_are_stable_per_subscriber_and_keyed(event_id: str, source: str) -> None:
+    p = Pseudonymizer(OLD)
+    a = p.delivery_id("tax", source, event_id)
+    assert a == p.delivery_id("tax", source, event_id)  # redeliveries, corrections, peers
+    assert a != p.delivery_id("hrss", source, event_id)
+    assert a != p.delivery_id("tax", source, event_id + "x")
+    assert a != unkeyed_delivery_id("tax", source, event_id)
+    other_key = Pseudonymizer(OLD.model_copy(update={"delivery_id_key": SecretStr("other")}))
+    assert a != other_key.delivery_id("tax", source, event_id)
+    # Unaffected by pseudonym key rotation: a correction after it names the same original.
+    assert a == Pseudonymizer(NEW).delivery_id("tax", source, event_id)
+    parsed = uuid.UUID(a)
+    assert (parsed.version, parsed.variant) == (8, uuid.RFC_4122)

@@ -54,13 +54,15 @@ def client(stub: StubRegistry) -> SchemaRegistryClient:
 
 def test_sdk_writes_confluent_framing_and_the_worker_reads_it() -> None:
     stub = StubRegistry()
-    encoder = EventEncoder("health", CATALOGUE, Pseudonymizer(KeySettings()), client(stub))
+    encoder = EventEncoder("health", CATALOGUE, client(stub))
     data = birth(random.Random(1), dt.date(2026, 6, 1))
     now = dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC)
     prepared = encoder.prepare("gov.health.birth_registered", data, time=now)
     assert prepared.value[:1] == b"\x00"
     assert stub.subjects == {"govbus.events.health.birth_registered.v2-value": [1]}
-    validator = Validator(CATALOGUE, AvroCodec(client(stub)), 100_000)
+    validator = Validator(
+        CATALOGUE, AvroCodec(client(stub)), 100_000, subjects=Pseudonymizer(KeySettings())
+    )
     msg = InMessage(prepared.topic, 0, 0, prepared.key, prepared.value, prepared.headers)
     result = validator(msg, now)
     assert isinstance(result, Accepted)

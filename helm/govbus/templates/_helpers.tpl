@@ -47,6 +47,8 @@ env:
     value: /run/secrets/govbus/pseudonym-key
   - name: GOVBUS_SUBJECT_KEY_FILE
     value: /run/secrets/govbus/subject-key
+  - name: GOVBUS_DELIVERY_ID_KEY_FILE
+    value: /run/secrets/govbus/delivery-id-key
   - name: GOVBUS_PG_DSN_FILE
     value: /run/secrets/govbus/pg-dsn
   {{- if hasPrefix "SASL" .Values.kafka.securityProtocol }}
