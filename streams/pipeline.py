@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import Link, SpanContext, SpanKind
 
 from govbus import telemetry
 from govbus.policy import PolicyDocument, Subscription
@@ -114,6 +114,7 @@ class _BatchOutputs:
     schemas_by_tp: dict[TP, list[bytes]] = field(default_factory=dict)
     times_by_tp: dict[TP, list[dt.datetime]] = field(default_factory=dict)
     counts_by_tp: dict[TP, Counter[str]] = field(default_factory=dict)
+    spans: telemetry.SpanBatch = field(default_factory=telemetry.SpanBatch)
 
 
 def _one_task(partition: int) -> int:
@@ -259,6 +260,7 @@ class Pipeline:
             now=now,
             result=result,
         )
+        out.spans.flush()
         # Before the commit: a batch that fails is decided again and remembers the same again.
         self.dedupe.remember(out.recipients)
         for tp in touched:
@@ -307,7 +309,6 @@ class Pipeline:
         input a 'process' span in its publisher's trace."""
         out = _BatchOutputs()
         subs = self.policy().subscriptions
-        tracer = telemetry.tracer()
         for item in checked:
             msg = item.msg
             tp = (msg.topic, msg.partition)
@@ -324,23 +325,29 @@ class Pipeline:
             )
             outputs_before, times_before = len(out.outputs), len(out.delivered_times)
             schemas_before = len(out.new_schemas)
-            with tracer.start_as_current_span(
+            publisher = telemetry.parent_of(msg.headers)
+            process = out.spans.child(publisher)
+            started = time.time_ns()
+            outcome = self._decide_one(
+                item,
+                duplicate_of=duplicate_of,
+                originals=originals,
+                subs=subs,
+                audit=audit,
+                now=now,
+                out=out,
+                process=process,
+            )
+            attributes["govbus.outcome"] = outcome
+            out.spans.record(
                 f"process {msg.topic}",
-                context=telemetry.extract(msg.headers),
+                process,
                 kind=SpanKind.CONSUMER,
+                start_ns=started,
                 attributes=attributes,
-            ) as span:
-                outcome = self._decide_one(
-                    item,
-                    duplicate_of=duplicate_of,
-                    originals=originals,
-                    subs=subs,
-                    audit=audit,
-                    now=now,
-                    out=out,
-                )
-                span.set_attribute("govbus.outcome", outcome)
-                result.counts[outcome] += 1
+                parent=publisher,
+            )
+            result.counts[outcome] += 1
             out.by_tp.setdefault(tp, []).extend(out.outputs[outputs_before:])
             out.times_by_tp.setdefault(tp, []).extend(out.delivered_times[times_before:])
             out.schemas_by_tp.setdefault(tp, []).extend(list(out.new_schemas)[schemas_before:])
@@ -361,6 +368,7 @@ class Pipeline:
         audit: AuditWriter,
         now: dt.datetime,
         out: _BatchOutputs,
+        process: SpanContext,
     ) -> str:
         targets: list[Subscription] = []
         if isinstance(item, Accepted) and id(item) not in duplicate_of:
@@ -395,12 +403,19 @@ class Pipeline:
             topic = delivery_topic(sub.subscriber)
             # Each delivery a trace of its own, linked to this processing: recipients who
             # shared a trace id could join their copies on it (docs/tracing.md).
-            with telemetry.linked_trace(
+            send = out.spans.new_trace(sampled=process.trace_flags.sampled)
+            started = time.time_ns()
+            delivery = self.projector.deliver(
+                item, sub, [("traceparent", telemetry.format_traceparent(send))]
+            )
+            out.spans.record(
                 f"send {topic}",
+                send,
                 kind=SpanKind.PRODUCER,
+                start_ns=started,
                 attributes=telemetry.messaging_attributes("send", topic),
-            ):
-                delivery = self.projector.deliver(item, sub, telemetry.inject([]))
+                links=(Link(process),),
+            )
             out.outputs.append(delivery.output)
             audit.delivered(item, delivery)
             self.metrics.delivered.add(1, {**event_attrs, "subscriber": sub.subscriber})

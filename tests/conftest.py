@@ -35,6 +35,7 @@ if os.environ.get("GOVBUS_TEST_RUNTIME") != "shared":
     for _key, _value in TEST_RUNTIME_ENV.items():
         os.environ.setdefault(_key, _value)
 
+from govbus import telemetry  # noqa: E402
 from govbus.config import ConnectionSettings, LocalRuntimeSettings, load  # noqa: E402
 from govbus.devenv.runtime import Runtime  # noqa: E402
 from govbus.kafka_admin import bus_topics, ensure_topics  # noqa: E402
@@ -85,7 +86,7 @@ def spans() -> InMemorySpanExporter:
     """This process's spans, in memory (the tracer provider is process-wide: set once)."""
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    telemetry.add_span_processor(provider, SimpleSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
     return exporter
 
