@@ -3,6 +3,7 @@ id (a pseudonym names the key that made it; the old key still reproduces old pse
 
 from __future__ import annotations
 
+import base64
 import uuid
 
 from hypothesis import given
@@ -10,7 +11,7 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from govbus.config import KeySettings
-from govbus.pseudonym import Pseudonymizer
+from govbus.pseudonym import Pseudonymizer, _b32
 from tests.keys import unkeyed_delivery_id
 
 OLD = KeySettings(
@@ -69,3 +70,17 @@ def test_delivery_ids_are_stable_per_subscriber_and_keyed(event_id: str, source:
     assert a == Pseudonymizer(NEW).delivery_id("tax", source, event_id)
     parsed = uuid.UUID(a)
     assert (parsed.version, parsed.variant) == (8, uuid.RFC_4122)
+
+
+@given(st.binary(min_size=32, max_size=32))
+def test_the_fast_base32_is_the_standard_one(digest: bytes) -> None:
+    assert _b32(digest) == base64.b32encode(digest).decode().rstrip("=").lower()[:26]
+
+
+@given(st.text(max_size=40), st.text(max_size=40))
+def test_a_delivery_id_is_a_version_8_uuid_as_the_uuid_module_writes_it(
+    source: str, event_id: str
+) -> None:
+    made = Pseudonymizer(KeySettings()).delivery_id("tax", source, event_id)
+    assert str(uuid.UUID(made)) == made
+    assert uuid.UUID(made).version == 8
