@@ -150,6 +150,8 @@ class SpanBatch:
 
     def __init__(self) -> None:
         self._spans: list[ReadableSpan] = []
+        self._entropy = b""
+        self._used = 0
         self._recording = bool(_processors)
         provider = trace.get_tracer_provider()
         self._resource = getattr(provider, "resource", None)
@@ -158,15 +160,24 @@ class SpanBatch:
         """A new span's context in ``parent``'s trace (a new sampled trace without one)."""
         if parent is None:
             return self.new_trace(sampled=True)
-        return SpanContext(parent.trace_id, _random_id(8), False, parent.trace_flags)
+        return SpanContext(parent.trace_id, self._random_id(8), False, parent.trace_flags)
 
     def new_trace(self, *, sampled: bool) -> SpanContext:
         return SpanContext(
-            _random_id(16),
-            _random_id(8),
+            self._random_id(16),
+            self._random_id(8),
             False,
             TraceFlags(TraceFlags.SAMPLED if sampled else TraceFlags.DEFAULT),
         )
+
+    def _random_id(self, size: int) -> int:
+        # From the OS, not a seeded generator: a department that saw enough of the ids handed
+        # out could otherwise predict the trace ids other recipients got, and join on them.
+        # Drawn a few kilobytes at a time, not one system call per id.
+        if self._used + size > len(self._entropy):
+            self._entropy, self._used = os.urandom(4096), 0
+        start, self._used = self._used, self._used + size
+        return int.from_bytes(self._entropy[start : self._used]) or 1
 
     def record(
         self,
@@ -201,12 +212,6 @@ class SpanBatch:
         for span in spans:
             for processor in _processors:
                 processor.on_end(span)
-
-
-def _random_id(size: int) -> int:
-    # From the OS, not a seeded generator: a department that saw enough of the ids handed
-    # out could otherwise predict the trace ids other recipients got, and join on them.
-    return int.from_bytes(os.urandom(size)) or 1
 
 
 _SCOPE = InstrumentationScope(TRACER)
