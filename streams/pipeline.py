@@ -107,6 +107,8 @@ class _BatchOutputs:
     outputs: list[Output] = field(default_factory=list)
     writers: dict[TP, AuditWriter] = field(default_factory=dict)
     new_schemas: dict[bytes, Schema] = field(default_factory=dict)
+    # Per delivery whose projected schema is not known to be published: its fingerprint.
+    unpublished: list[bytes] = field(default_factory=list)
     delivered_times: list[dt.datetime] = field(default_factory=list)
     recipients: dict[str, Recipients] = field(default_factory=dict)
     # Per input partition: its inputs' outputs (slices of ``outputs``), schemas, outcomes.
@@ -279,7 +281,12 @@ class Pipeline:
         self.dedupe.remember(out.recipients)
         for tp in touched:
             task = plan.tasks.setdefault(task_of(tp[1]), TaskPlan())
+            # Every task that delivers with a schema not yet published carries the schema in
+            # its own transaction: tasks commit apart, and a reader must never meet a
+            # delivery whose schema is not there (a compacted topic: copies are harmless).
             for fingerprint in out.schemas_by_tp.get(tp, []):
+                if fingerprint in task.schemas or fingerprint not in out.new_schemas:
+                    continue
                 task.outputs.append(
                     Output(SCHEMAS, *schema_record(fingerprint, out.new_schemas[fingerprint]))
                 )
@@ -338,7 +345,7 @@ class Pipeline:
                 message_id=item.envelope.id if isinstance(item, Accepted) else None,
             )
             outputs_before, times_before = len(out.outputs), len(out.delivered_times)
-            schemas_before = len(out.new_schemas)
+            schemas_before = len(out.unpublished)
             publisher = telemetry.parent_of(msg.headers)
             process = out.spans.child(publisher)
             started = time.time_ns()
@@ -364,7 +371,7 @@ class Pipeline:
             result.counts[outcome] += 1
             out.by_tp.setdefault(tp, []).extend(out.outputs[outputs_before:])
             out.times_by_tp.setdefault(tp, []).extend(out.delivered_times[times_before:])
-            out.schemas_by_tp.setdefault(tp, []).extend(list(out.new_schemas)[schemas_before:])
+            out.schemas_by_tp.setdefault(tp, []).extend(out.unpublished[schemas_before:])
             counts = out.counts_by_tp.setdefault(tp, Counter())
             counts[outcome] += 1
             for output in out.outputs[outputs_before:]:
@@ -435,6 +442,7 @@ class Pipeline:
             self.metrics.delivered.add(1, {**event_attrs, "subscriber": sub.subscriber})
             out.delivered_times.append(item.envelope.time)
             if delivery.fingerprint not in self._published:
+                out.unpublished.append(delivery.fingerprint)
                 schema = self.codec.schema(delivery.fingerprint)
                 if schema is not None:
                     out.new_schemas[delivery.fingerprint] = schema
