@@ -212,7 +212,21 @@ class StreamsSettings(_Base):
         "restarted worker fences its previous incarnation. Default: $HOSTNAME (a "
         "StatefulSet pod name), else local-1.",
     )
-    partitions: int = Field(default=3, ge=1, description="Partitions of topics govbus creates.")
+    event_partitions: int = Field(
+        default=12,
+        ge=1,
+        description="Partitions of every event topic (the upper bound on worker parallelism). "
+        "All event topics must have this same count: workers are assigned the same partition "
+        "number of every event topic and fence per partition number, so `govbus streams "
+        "init` and the worker refuse event topics with another count (`init "
+        "--grow-partitions` adds partitions).",
+    )
+    partitions: int = Field(
+        default=3,
+        ge=1,
+        description="Partitions of the delivery, dead-letter and audit topics govbus creates "
+        "(event topics: GOVBUS_EVENT_PARTITIONS).",
+    )
     replication_factor: int = Field(default=1, ge=1, description="Replication of created topics.")
     batch_size: int = Field(default=200, ge=1, description="Events per processing transaction.")
     batch_within_s: float = Field(default=0.05, gt=0, description="Max wait to fill a batch.")

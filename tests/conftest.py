@@ -36,7 +36,7 @@ if os.environ.get("GOVBUS_TEST_RUNTIME") != "shared":
 
 from govbus.config import ConnectionSettings, LocalRuntimeSettings, load  # noqa: E402
 from govbus.devenv.runtime import Runtime  # noqa: E402
-from govbus.kafka_admin import bus_topics, ensure_topics  # noqa: E402
+from govbus.kafka_admin import ensure_bus_topics  # noqa: E402
 from govbus.schemas.catalogue import default_catalogue  # noqa: E402
 
 
@@ -51,7 +51,7 @@ def runtime() -> ConnectionSettings:
     rt.up()
     conn = load(ConnectionSettings)
     # A freshly wiped broker has no topics; workers create them, but a test may publish first.
-    ensure_topics(conn.bootstrap, bus_topics(default_catalogue(), []), partitions=3, replication=1)
+    ensure_bus_topics(conn.bootstrap, default_catalogue(), [], replication=1)
     return conn
 
 
