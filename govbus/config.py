@@ -109,6 +109,27 @@ class LocalRuntimeSettings(_Base):
     redis_port: int = Field(default=16379, description="Local Redis port.")
     pg_port: int = Field(default=15432, description="Local PostgreSQL port.")
     kafka_heap: str = Field(default="768m", description="Broker JVM max heap.")
+    kafka_brokers: int = Field(
+        default=1,
+        ge=1,
+        le=4,
+        description="Nodes of the local Kafka (`govbus dev up --brokers N`): each a broker and "
+        "a KRaft controller, node i on the Kafka ports + 10 * i. With 3 or more, internal "
+        "topics have 3 replicas and min.insync.replicas 2.",
+    )
+
+    def kafka_node_port(self, port: int, node: int) -> int:
+        """Node ``node``'s port for one of the configured Kafka ports: 10 apart per node, so a
+        cluster stays well below the ports of a peer runtime beside this one (+100)."""
+        return port + 10 * node
+
+    @property
+    def local_bootstrap(self) -> str:
+        """Every local node's PLAINTEXT listener."""
+        return ",".join(
+            f"127.0.0.1:{self.kafka_node_port(self.kafka_port, n)}"
+            for n in range(self.kafka_brokers)
+        )
 
 
 class ConnectionSettings(_Base):
@@ -168,7 +189,7 @@ class ConnectionSettings(_Base):
 
     @property
     def bootstrap(self) -> str:
-        return self.kafka_bootstrap or f"127.0.0.1:{LocalRuntimeSettings().kafka_port}"
+        return self.kafka_bootstrap or LocalRuntimeSettings().local_bootstrap
 
     @property
     def redis(self) -> str:

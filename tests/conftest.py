@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,7 +36,8 @@ if os.environ.get("GOVBUS_TEST_RUNTIME") != "shared":
         os.environ.setdefault(_key, _value)
 
 from govbus.config import ConnectionSettings, LocalRuntimeSettings, load  # noqa: E402
-from govbus.devenv.runtime import Runtime  # noqa: E402
+from govbus.devenv.kafka import KafkaCluster  # noqa: E402
+from govbus.devenv.runtime import Runtime, beside  # noqa: E402
 from govbus.kafka_admin import ensure_bus_topics  # noqa: E402
 from govbus.schemas.catalogue import default_catalogue  # noqa: E402
 
@@ -46,13 +48,39 @@ def runtime() -> ConnectionSettings:
     if os.environ.get("GOVBUS_TEST_RUNTIME") != "shared":
         rt.kafka.down()
         rt.redis.down()
-        shutil.rmtree(rt.kafka.home / "data", ignore_errors=True)
+        rt.kafka.wipe()
         shutil.rmtree(rt.redis.home, ignore_errors=True)
     rt.up()
     conn = load(ConnectionSettings)
     # A freshly wiped broker has no topics; workers create them, but a test may publish first.
     ensure_bus_topics(conn.bootstrap, default_catalogue(), [], replication=1)
     return conn
+
+
+# The fault suite's cluster: nodes on the session's Kafka ports + 40, 50, 60, apart from a
+# development cluster (`govbus dev up --brokers 3`: + 0, 10, 20) and a federation peer (+ 100).
+CLUSTER_PORT_OFFSET = 40
+
+
+@pytest.fixture(scope="session")
+def cluster(runtime: ConnectionSettings) -> Iterator[KafkaCluster]:
+    """A fresh 3-node KRaft cluster (each node a broker and a controller) beside the session's
+    runtime, with the bus's topics replicated 3 times, min.insync.replicas 2. Redis and
+    PostgreSQL are the session's. Only the fault suite uses it (~40 s to start)."""
+    local = beside(
+        load(LocalRuntimeSettings),
+        "cluster",
+        CLUSTER_PORT_OFFSET,
+        kafka_brokers=3,
+        kafka_heap="512m",
+    )
+    kafka = KafkaCluster(local)
+    kafka.down()
+    kafka.wipe()
+    kafka.up()
+    ensure_bus_topics(kafka.bootstrap, default_catalogue(), [], replication=3)
+    yield kafka
+    kafka.kill()  # its data is wiped at the next start: no need for a controlled shutdown
 
 
 @pytest.fixture(scope="session")

@@ -42,13 +42,15 @@ BIRTH = "gov.health.birth_registered"
 class Load(threading.Thread):
     """Publishes births through the SDK at a steady rate until stopped."""
 
-    def __init__(self, seed: str, rate_per_s: float = 40.0) -> None:
+    def __init__(
+        self, seed: str, rate_per_s: float = 40.0, conn: ConnectionSettings | None = None
+    ) -> None:
         super().__init__(name="fault-load", daemon=True)
         self.rng = random.Random(seed)
         self.interval = 1.0 / rate_per_s
         self.futures: list[Future[PublishResult]] = []
         self.halt = threading.Event()
-        self.pub = Publisher("health")
+        self.pub = Publisher("health", conn=conn)
 
     def run(self) -> None:
         while not self.halt.is_set():
