@@ -13,9 +13,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 from govbus.adapters.publisher import EventEncoder, Prepared
 from govbus.config import ConnectionSettings, KeySettings, LocalRuntimeSettings, load
@@ -80,6 +81,16 @@ def sample_messages(n: int, seed: int = 1) -> list[Prepared]:
             )
         )
     return out
+
+
+def produce(producer: Producer, topic: str, value: bytes, key: bytes | None, headers: Any) -> None:
+    """Produce, waiting for room in the client's queue when it is full."""
+    while True:
+        try:
+            producer.produce(topic, value, key, headers=headers)
+            return
+        except BufferError:
+            producer.poll(0.01)
 
 
 def policy_file(uid: str, fields: dict[str, str], count: int) -> tuple[Path, list[str]]:

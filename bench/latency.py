@@ -1,6 +1,7 @@
 """Publish -> subscriber latency as a department sees it: a caught-up worker with 3 masked
 subscriptions, the gateway in its own process, one department reading its SSE stream in
-another; births published through the SDK at a fixed rate. The worker's CPU per event at
+another; births published through the SDK at a fixed rate. The same department's delivery
+topic read straight from Kafka gives the worker's part of it; the worker's CPU per event at
 that rate is measured over the same run."""
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from govbus.demo.sample_data import birth
 from govbus.devenv.process import free_port
 from govbus.gateway import cursor as cursors
 from govbus.gateway.keystore import KeyStore
+from govbus.schemas.topics import delivery_topic
 
 WARM_UP = 0.05  # the first 5 % of events (the stream's first reads) are left out
 
@@ -74,10 +76,23 @@ def latency(conn: ConnectionSettings, rate: float, seconds: float) -> dict[str, 
         department = worker.subscribers[0]
         key = keys.issue(department, ["subscriber"])
         # From the topic's end once the worker caught up: what the history held is not ours.
-        tail = cursors.encode({tp.partition: tp.offset for tp in worker.starts[department]})
+        positions = {tp.partition: tp.offset for tp in worker.starts[department]}
+        tail = cursors.encode(positions)
         out = Path(tempfile.mkdtemp()) / "latencies.json"
         reader = subprocess.Popen(
-            [sys.executable, "-m", "bench.sse_reader", url, key, tail, str(n), str(out)],
+            [
+                sys.executable,
+                "-m",
+                "bench.sse_reader",
+                url,
+                key,
+                tail,
+                str(n),
+                str(out),
+                conn.bootstrap,
+                delivery_topic(department),
+                json.dumps(positions),
+            ],
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -96,14 +111,17 @@ def latency(conn: ConnectionSettings, rate: float, seconds: float) -> dict[str, 
             pub.flush(60)
         reader.wait(timeout=seconds + 600)
         cpu = cpu_seconds(worker.pid) - cpu_before
-    samples = json.loads(out.read_text())
-    steady = samples[int(len(samples) * WARM_UP) :]
+    both = json.loads(out.read_text())
+    sse, kafka = (both[k][int(len(both[k]) * WARM_UP) :] for k in ("sse", "kafka"))
     return {
         "rate": rate,
         "events": n,
-        "received": len(samples),
-        "p50_ms": percentile(steady, 0.5),
-        "p99_ms": percentile(steady, 0.99),
-        "max_ms": max(steady, default=-1.0),
+        "received": len(both["sse"]),
+        "p50_ms": percentile(sse, 0.5),
+        "p99_ms": percentile(sse, 0.99),
+        "max_ms": max(sse, default=-1.0),
+        "kafka_received": len(both["kafka"]),
+        "kafka_p50_ms": percentile(kafka, 0.5),
+        "kafka_p99_ms": percentile(kafka, 0.99),
         "cpu_us_per_event": cpu / n * 1e6,
     }

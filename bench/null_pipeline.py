@@ -27,6 +27,7 @@ from bench.common import (
     count_arrivals,
     end_positions,
     peak_rss_mb,
+    produce,
     sample_messages,
 )
 from bench.raw import DISTINCT
@@ -110,13 +111,8 @@ def run(bootstrap: str, uid: str) -> None:
 
     signal.signal(signal.SIGTERM, halt)
 
-    def produce(topic: str, value: bytes, key: bytes | None, headers: Any = None) -> None:
-        while True:
-            try:
-                producer.produce(topic, value, key, headers=headers)
-                return
-            except BufferError:
-                producer.poll(0.01)
+    def out(topic: str, value: bytes, key: bytes | None, headers: Any = None) -> None:
+        produce(producer, topic, value, key, headers)
 
     while not stop:
         batch = [m for m in consumer.consume(BATCH, 0.05) if m.error() is None]
@@ -126,14 +122,14 @@ def run(bootstrap: str, uid: str) -> None:
         ends: dict[tuple[str, int], int] = {}
         for msg in batch:
             for topic in names["deliveries"]:
-                produce(topic, msg.value(), msg.key(), msg.headers())
-            produce(names["audit"], accepted, chain_key)
+                out(topic, msg.value(), msg.key(), msg.headers())
+            out(names["audit"], accepted, chain_key)
             for _ in range(SUBSCRIPTIONS):
-                produce(names["audit"], delivered, chain_key)
+                out(names["audit"], delivered, chain_key)
             ends[(msg.topic(), msg.partition())] = msg.offset() + 1
         for (topic, partition), next_offset in ends.items():
             marker = f'{{"next_offset": {next_offset}, "audit_seq": 1, "audit_head": "x"}}'
-            produce(names["progress"], marker.encode(), f"null|{topic}|{partition}".encode())
+            out(names["progress"], marker.encode(), f"null|{topic}|{partition}".encode())
         producer.send_offsets_to_transaction(
             consumer.position(consumer.assignment()), consumer.consumer_group_metadata(), 30
         )
@@ -160,12 +156,7 @@ def null_pipeline(bootstrap: str, n: int) -> dict[str, Any]:
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "compression.type": "lz4"})
     for i in range(n):
         m = messages[i % DISTINCT]
-        while True:
-            try:
-                producer.produce(names["input"], m.value, m.key, headers=m.headers)
-                break
-            except BufferError:
-                producer.poll(0.01)
+        produce(producer, names["input"], m.value, m.key, m.headers)
     producer.flush(120)
     probe = Consumer({"bootstrap.servers": bootstrap, "group.id": f"probe-{uid}"})
     starts = {t: end_positions(probe, t) for t in names["deliveries"]}

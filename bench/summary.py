@@ -80,6 +80,11 @@ def measures(rates: list[int]) -> list[Measure]:
                 (at_most, P99_TARGET_MS, f"≤ {P99_TARGET_MS:.0f}"),
             ),
             Measure(
+                f"of which publish -> committed on the delivery topic, p99 at {rate}/s (ms)",
+                _latency(rate, "kafka_p99_ms"),
+                "{:,.0f}",
+            ),
+            Measure(
                 f"events received through SSE at {rate}/s (of sent)",
                 lambda r, rate=rate: _latency(rate, "received")(r) / _latency(rate, "events")(r),
                 "{:.4f}",
