@@ -165,9 +165,7 @@ def late_gaps(
     """Duplicates the window holds for inputs older than it. ``copies_since_event``: each
     late delivery -> its copies on the topic from its event's time (before the window
     included) to now; ``audit``: the window's audit records."""
-    event_ids = {
-        (r.subscriber, r.delivery_id): r.event_id for r in audit if r.kind == "delivered"
-    }
+    event_ids = {(r.subscriber, r.delivery_id): r.event_id for r in audit if r.kind == "delivered"}
     gaps = []
     for copy in late:
         key = (copy.subscriber, copy.delivery_id)

@@ -83,6 +83,18 @@ def birth_subscription(uid: str, fields: dict[str, str] | None = None) -> dict[s
     }
 
 
+def births_in_clear_to(uid: str, subscribers: list[str]) -> list[dict[str, Any]]:
+    """One approved subscription of each subscriber to births (certificate number in clear)."""
+    return [
+        {
+            **birth_subscription(uid, {"certificate_no": "clear"}),
+            "id": f"sub-{s}".replace("_", "-"),
+            "subscriber": s,
+        }
+        for s in subscribers
+    ]
+
+
 def start_worker(
     bootstrap: str,
     uid: str,

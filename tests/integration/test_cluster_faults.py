@@ -18,8 +18,13 @@ from govbus.devenv.kafka import KafkaCluster, LocalKafka
 from govbus.devenv.worker import WorkerProcess
 from govbus.schemas.catalogue import default_catalogue
 from govbus.schemas.topics import delivery_topic
-from tests.integration.helpers import birth_subscription, start_worker, wait_until
-from tests.integration.test_faults import BIRTH, Load, reconciled
+from tests.integration.helpers import births_in_clear_to, start_worker, wait_until
+from tests.integration.test_faults import (
+    BIRTH,
+    Load,
+    assert_each_delivered_exactly_once,
+    reconciled,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.soak]
 
@@ -45,14 +50,7 @@ def cluster_worker(
         state_dir,
         env,
         tmp_path,
-        [
-            {
-                **birth_subscription(uid, {"certificate_no": "clear"}),
-                "id": f"sub-{s}".replace("_", "-"),
-                "subscriber": s,
-            }
-            for s in subscribers
-        ],
+        births_in_clear_to(uid, subscribers),
         {"GOVBUS_BATCH_SIZE": "20"},
     )
     yield worker, env, subscribers
@@ -102,8 +100,4 @@ def test_reconciliation_is_exact_after_a_partition_leader_is_killed_under_load(
         f"another node led after {failover_s:.1f}s; {len(acked)} events published, "
         f"{result.accepted} accepted, {result.deliveries} deliveries, {len(result.gaps)} gaps"
     )
-    assert result.gaps == []
-    assert result.pending == 0
-    assert result.inputs == result.accepted == len(acked)
-    assert result.duplicates == result.dead_letters == 0
-    assert result.by_subscriber == dict.fromkeys(subscribers, len(acked))
+    assert_each_delivered_exactly_once(result, acked, subscribers)

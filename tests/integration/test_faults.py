@@ -34,7 +34,7 @@ from govbus.gateway.keystore import KeyStore
 from govbus.reconcile import Reconciliation, collect
 from govbus.schemas.catalogue import default_catalogue
 from govbus.schemas.envelope import delivery_id
-from tests.integration.helpers import birth_subscription, start_worker, wait_until
+from tests.integration.helpers import births_in_clear_to, start_worker, wait_until
 
 BIRTH = "gov.health.birth_registered"
 
@@ -76,6 +76,17 @@ def reconciled(bootstrap: str, app_id: str, since: dt.datetime, published: int) 
     return result
 
 
+def assert_each_delivered_exactly_once(
+    result: Reconciliation, acked: list[str], subscribers: list[str]
+) -> None:
+    """Every acknowledged event decided once, accepted, and on each subscriber's topic once."""
+    assert result.gaps == []
+    assert result.pending == 0
+    assert result.inputs == result.accepted == len(acked)
+    assert result.duplicates == result.dead_letters == 0
+    assert result.by_subscriber == dict.fromkeys(subscribers, len(acked))
+
+
 @pytest.fixture
 def two_subscribers(
     bootstrap: str, uid: str, state_dir: Path, worker_env: dict[str, str], tmp_path: Path
@@ -87,14 +98,7 @@ def two_subscribers(
         state_dir,
         worker_env,
         tmp_path,
-        [
-            {
-                **birth_subscription(uid, {"certificate_no": "clear"}),
-                "id": f"sub-{s}".replace("_", "-"),
-                "subscriber": s,
-            }
-            for s in subscribers
-        ],
+        births_in_clear_to(uid, subscribers),
         {"GOVBUS_BATCH_SIZE": "20"},
     )
     yield worker, worker_env, subscribers
@@ -140,11 +144,7 @@ def test_reconciliation_is_exact_after_a_fault_under_load(
     acked = load.finish()
     assert len(acked) > 100
     result = reconciled(bootstrap, env["GOVBUS_APP_ID"], since, len(acked))
-    assert result.gaps == []
-    assert result.pending == 0
-    assert result.inputs == result.accepted == len(acked)
-    assert result.duplicates == result.dead_letters == 0
-    assert result.by_subscriber == dict.fromkeys(subscribers, len(acked))
+    assert_each_delivered_exactly_once(result, acked, subscribers)
 
 
 def test_outbox_relay_survives_postgres_stopping(
