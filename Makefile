@@ -15,7 +15,7 @@ COMPOSE_GO_VERSION := v2.4.9
 COMPOSE_SCHEMA := $(TOOLS)/compose-spec-$(COMPOSE_GO_VERSION).json
 DEPLOY_ENV := GOVBUS_HELM=$(HELM) GOVBUS_COMPOSE_SCHEMA=$(COMPOSE_SCHEMA)
 
-.PHONY: setup demo test lint unit tools deploy-check up down status clean help
+.PHONY: setup demo test soak lint unit tools deploy-check up down status clean help
 .DEFAULT_GOAL := help
 
 help:  ## list the targets
@@ -68,8 +68,12 @@ $(COMPOSE_SCHEMA):
 deploy-check: setup tools  ## helm lint + template against Kubernetes schemas, compose-spec, settings drift
 	$(DEPLOY_ENV) $(BIN)/pytest tests/deploy
 
-test: lint tools  ## everything: lint, types, then every test against a real runtime of its own
-	GOVBUS_REQUIRE_INTEGRATION=1 $(DEPLOY_ENV) $(BIN)/pytest
+test: lint tools  ## everything: lint, types, then every test against a real runtime of its own (not the soak)
+	GOVBUS_REQUIRE_INTEGRATION=1 $(DEPLOY_ENV) $(BIN)/pytest -m "not soak"
+
+soak: setup  ## the fault suite on a 3-broker cluster under load (minutes; results in docs/soak.md)
+	GOVBUS_REQUIRE_INTEGRATION=1 $(BIN)/pytest -m soak -s -p no:cacheprovider 2>&1 \
+	  | grep -v '^%[0-9]|' | tee soak-report.txt
 
 up: setup  ## start the local runtime
 	$(BIN)/govbus dev up

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from pyinstrument import Profiler
 
-from bench.__main__ import MASKED
+from bench.common import MASKED
 from govbus.adapters.publisher import EventEncoder
 from govbus.config import KeySettings
 from govbus.demo.sample_data import birth

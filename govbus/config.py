@@ -110,6 +110,27 @@ class LocalRuntimeSettings(_Base):
     redis_port: int = Field(default=16379, description="Local Redis port.")
     pg_port: int = Field(default=15432, description="Local PostgreSQL port.")
     kafka_heap: str = Field(default="768m", description="Broker JVM max heap.")
+    kafka_brokers: int = Field(
+        default=1,
+        ge=1,
+        le=4,
+        description="Nodes of the local Kafka (`govbus dev up --brokers N`): each a broker and "
+        "a KRaft controller, node i on the Kafka ports + 10 * i. With 3 or more, internal "
+        "topics have 3 replicas and min.insync.replicas 2.",
+    )
+
+    def kafka_node_port(self, port: int, node: int) -> int:
+        """Node ``node``'s port for one of the configured Kafka ports: 10 apart per node, so a
+        cluster stays well below the ports of a peer runtime beside this one (+100)."""
+        return port + 10 * node
+
+    @property
+    def local_bootstrap(self) -> str:
+        """Every local node's PLAINTEXT listener."""
+        return ",".join(
+            f"127.0.0.1:{self.kafka_node_port(self.kafka_port, n)}"
+            for n in range(self.kafka_brokers)
+        )
 
 
 class ConnectionSettings(_Base):
@@ -169,7 +190,7 @@ class ConnectionSettings(_Base):
 
     @property
     def bootstrap(self) -> str:
-        return self.kafka_bootstrap or f"127.0.0.1:{LocalRuntimeSettings().kafka_port}"
+        return self.kafka_bootstrap or LocalRuntimeSettings().local_bootstrap
 
     @property
     def redis(self) -> str:
@@ -221,7 +242,21 @@ class StreamsSettings(_Base):
         description="Name of this worker in logs and metrics. Default: $HOSTNAME (the pod "
         "name), else local-1. (Transactional ids are per task, not per worker.)",
     )
-    partitions: int = Field(default=3, ge=1, description="Partitions of topics govbus creates.")
+    event_partitions: int = Field(
+        default=12,
+        ge=1,
+        description="Partitions of every event topic (the upper bound on worker parallelism). "
+        "All event topics must have this same count: workers are assigned the same partition "
+        "number of every event topic and fence per partition number, so `govbus streams "
+        "init` and the worker refuse event topics with another count (`init "
+        "--grow-partitions` adds partitions).",
+    )
+    partitions: int = Field(
+        default=3,
+        ge=1,
+        description="Partitions of the delivery, dead-letter and audit topics govbus creates "
+        "(event topics: GOVBUS_EVENT_PARTITIONS).",
+    )
     replication_factor: int = Field(default=1, ge=1, description="Replication of created topics.")
     batch_size: int = Field(default=500, ge=1, description="Most events in one batch.")
     batch_within_s: float = Field(

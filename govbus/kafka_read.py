@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
@@ -21,8 +21,10 @@ def read_to_end(
     *,
     max_idle_polls: int = 20,
     since: dt.datetime | None = None,
+    partitions: Collection[int] | None = None,
 ) -> Iterator[Any]:
-    """Yields every message (no errors) of ``topic`` from the beginning to its end as of now.
+    """Yields every message (no errors) of ``topic`` from the beginning (or ``since``) to its
+    end as of now; of every partition, or of ``partitions`` only.
 
     A transaction's commit marker can sit at the high watermark where no record is, so
     'at the end' is: position >= high watermark, or a few empty polls once past the last
@@ -45,7 +47,10 @@ def read_to_end(
         ends = {
             p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
             for p in meta.partitions
+            if partitions is None or p in partitions
         }
+        if not ends:
+            return
         starts = dict.fromkeys(ends, 0)
         if since is not None:  # the first offset at or after that time; none: nothing to read
             stamp = int(since.timestamp() * 1000)

@@ -13,6 +13,7 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -37,8 +38,9 @@ if os.environ.get("GOVBUS_TEST_RUNTIME") != "shared":
 
 from govbus import telemetry  # noqa: E402
 from govbus.config import ConnectionSettings, LocalRuntimeSettings, load  # noqa: E402
-from govbus.devenv.runtime import Runtime  # noqa: E402
-from govbus.kafka_admin import bus_topics, ensure_topics  # noqa: E402
+from govbus.devenv.kafka import KafkaCluster  # noqa: E402
+from govbus.devenv.runtime import Runtime, beside  # noqa: E402
+from govbus.kafka_admin import ensure_bus_topics  # noqa: E402
 from govbus.schemas.catalogue import default_catalogue  # noqa: E402
 
 
@@ -48,12 +50,12 @@ def runtime() -> ConnectionSettings:
     if os.environ.get("GOVBUS_TEST_RUNTIME") != "shared":
         rt.kafka.down()
         rt.redis.down()
-        shutil.rmtree(rt.kafka.home / "data", ignore_errors=True)
+        rt.kafka.wipe()
         shutil.rmtree(rt.redis.home, ignore_errors=True)
     rt.up()
     conn = load(ConnectionSettings)
     # A freshly wiped broker has no topics; workers create them, but a test may publish first.
-    ensure_topics(conn.bootstrap, bus_topics(default_catalogue(), []), partitions=3, replication=1)
+    ensure_bus_topics(conn.bootstrap, default_catalogue(), [], replication=1)
     _warm_coordinators(conn.bootstrap)
     return conn
 
@@ -79,6 +81,32 @@ def _warm_coordinators(bootstrap: str, timeout_s: float = 120) -> None:
             time.sleep(1)
         finally:
             consumer.close()
+
+
+# The fault suite's cluster: nodes on the session's Kafka ports + 40, 50, 60, apart from a
+# development cluster (`govbus dev up --brokers 3`: + 0, 10, 20) and a federation peer (+ 100).
+CLUSTER_PORT_OFFSET = 40
+
+
+@pytest.fixture(scope="session")
+def cluster(runtime: ConnectionSettings) -> Iterator[KafkaCluster]:
+    """A fresh 3-node KRaft cluster (each node a broker and a controller) beside the session's
+    runtime, with the bus's topics replicated 3 times, min.insync.replicas 2. Redis and
+    PostgreSQL are the session's. Only the fault suite uses it (~40 s to start)."""
+    local = beside(
+        load(LocalRuntimeSettings),
+        "cluster",
+        CLUSTER_PORT_OFFSET,
+        kafka_brokers=3,
+        kafka_heap="512m",
+    )
+    kafka = KafkaCluster(local)
+    kafka.down()
+    kafka.wipe()
+    kafka.up()
+    ensure_bus_topics(kafka.bootstrap, default_catalogue(), [], replication=3)
+    yield kafka
+    kafka.kill()  # its data is wiped at the next start: no need for a controlled shutdown
 
 
 @pytest.fixture(scope="session")

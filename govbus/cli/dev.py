@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from typing import Annotated
+
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -16,25 +19,52 @@ app = typer.Typer(
 )
 console = Console()
 
+Brokers = Annotated[
+    int | None,
+    typer.Option(
+        "--brokers",
+        min=1,
+        max=4,
+        help="Kafka nodes (each a broker and a KRaft controller), node i on the Kafka ports "
+        "+ 10 * i; 3 gives replication 3 with min.insync.replicas 2 [default: "
+        "GOVBUS_KAFKA_BROKERS, 1]",
+        show_default=False,
+    ),
+]
+
+
+def _runtime(brokers: int | None) -> Runtime:
+    local = load(LocalRuntimeSettings)
+    if brokers is not None:
+        local = local.model_copy(update={"kafka_brokers": brokers})
+    return Runtime(local)
+
 
 @app.command()
-def up() -> None:
+def up(brokers: Brokers = None) -> None:
     """Start (or reuse) the local services; downloads Kafka from Maven Central on first use.
 
     Services named by GOVBUS_KAFKA_BOOTSTRAP, GOVBUS_REDIS_URL or GOVBUS_PG_DSN are
     checked instead of started.
     """
+    rt = _runtime(brokers)
     with console.status("starting the local runtime..."):
-        lines = Runtime().up()
+        lines = rt.up()
     for line in lines:
         console.print(f"[green]✓[/] {line}")
+    size = rt.local.kafka_brokers
+    if size > 1 and os.environ.get("GOVBUS_KAFKA_BROKERS") != str(size):
+        console.print(
+            f"  for other commands to use every node and create topics with 3 replicas: "
+            f"export GOVBUS_KAFKA_BROKERS={size} GOVBUS_REPLICATION_FACTOR={min(size, 3)}"
+        )
 
 
 @app.command()
-def down() -> None:
+def down(brokers: Brokers = None) -> None:
     """Stop the services that `govbus dev up` and the demo started (by pid), province B's
-    included; data is kept."""
-    stopped = Runtime().down()
+    included, and every local Kafka node whatever the cluster's size; data is kept."""
+    stopped = _runtime(brokers).down()
     # The demo's cross-province case runs province B's services beside these.
     peer = PeerRuntime.beside(load(LocalRuntimeSettings), PEER_IN_A)
     stopped += [f"province B's {name}" for name in peer.down()]
@@ -42,10 +72,10 @@ def down() -> None:
 
 
 @app.command()
-def status() -> None:
-    """Show each service, where it is, and whether it answers."""
+def status(brokers: Brokers = None) -> None:
+    """Show each service (each Kafka node), where it is, and whether it answers."""
     table = Table("service", "where", "started by govbus", "pid", "answers")
-    for s in Runtime().status():
+    for s in _runtime(brokers).status():
         table.add_row(
             s.name,
             s.where,

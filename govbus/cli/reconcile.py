@@ -14,6 +14,7 @@ from rich.table import Table
 
 from govbus.cli.spans import span
 from govbus.config import ConnectionSettings, StreamsSettings, load
+from govbus.policy_store import read as read_policy
 from govbus.reconcile import Reconciliation, collect
 from govbus.schemas.catalogue import default_catalogue
 
@@ -46,18 +47,25 @@ def reconcile(
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
 ) -> None:
     """Count every input event since SINCE against its outcomes: delivered to each
-    subscriber exactly once, duplicate, or dead-lettered exactly once. Lists every gap and
-    exits 1 if there is one. Inputs the worker has not reached yet are 'pending', not lost."""
+    subscriber exactly once, duplicate, or dead-lettered exactly once. Deliveries and
+    decisions in the window for inputs older than it are checked too (each delivery's topic
+    is read back to its event's time). Lists every gap and exits 1 if there is one. Inputs
+    the worker has not reached yet are 'pending', not lost."""
     start = parse_since(since)
     conn = load(ConnectionSettings)
     group = app_id or load(StreamsSettings).app_id
     catalogue = default_catalogue()
     deadline = time.monotonic() + wait
     with console.status(f"reading the bus since {start.isoformat()}..."):
-        result = collect(conn.bootstrap, catalogue, group, start)
+        # Every subscriber's topic, also those the window's audit does not name: a copy
+        # written there for an older input shows only on the topic.
+        subscribers = {
+            s.subscriber for s in read_policy(conn.bootstrap, conn.policy_topic).subscriptions
+        }
+        result = collect(conn.bootstrap, catalogue, group, start, subscribers)
         while result.pending and time.monotonic() < deadline:
             time.sleep(1)
-            result = collect(conn.bootstrap, catalogue, group, start)
+            result = collect(conn.bootstrap, catalogue, group, start, subscribers)
     if as_json:
         data = dataclasses.asdict(result)
         data["exact"] = result.exact

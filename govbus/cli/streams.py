@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from typing import Annotated
 
 import typer
 
 from govbus import policy_store, telemetry
 from govbus.config import ConnectionSettings, KeySettings, StreamsSettings, load
-from govbus.kafka_admin import bus_topics, ensure_topics
+from govbus.kafka_admin import ensure_bus_topics, ensure_topics
 from govbus.logs import setup_logging, warn_unknown_settings
 from govbus.policy import load_policy_file
 from govbus.policy_store import ensure_policy_topics
@@ -22,16 +23,19 @@ log = logging.getLogger("govbus.streams")
 
 
 def prepare_cluster(
-    conn: ConnectionSettings, streams: StreamsSettings, catalogue: Catalogue
+    conn: ConnectionSettings,
+    streams: StreamsSettings,
+    catalogue: Catalogue,
+    *,
+    grow_partitions: bool = False,
 ) -> list[str]:
-    """Create what the bus needs on the cluster (idempotent) and apply GOVBUS_POLICY_FILE."""
+    """Create what the bus needs on the cluster (idempotent) and apply GOVBUS_POLICY_FILE.
+    Raises EventPartitionsError if event topics do not all have GOVBUS_EVENT_PARTITIONS
+    partitions (unless ``grow_partitions`` may add them)."""
     doc = load_policy_file(streams.policy_file, catalogue) if streams.policy_file else None
     subscribers = sorted({s.subscriber for s in doc.subscriptions}) if doc else []
-    created = ensure_topics(
-        conn.bootstrap,
-        bus_topics(catalogue, subscribers),
-        partitions=streams.partitions,
-        replication=streams.replication_factor,
+    created = ensure_bus_topics(
+        conn.bootstrap, catalogue, subscribers, settings=streams, grow=grow_partitions
     )
     created += ensure_policy_topics(conn.bootstrap, conn.policy_topic, [])
     if doc is not None:
@@ -41,12 +45,28 @@ def prepare_cluster(
 
 
 @app.command()
-def init() -> None:
-    """Prepare a cluster for the bus (the init job of a deployment): create the event, DLQ,
-    audit, progress, schema and policy topics with GOVBUS_PARTITIONS and
-    GOVBUS_REPLICATION_FACTOR, and apply GOVBUS_POLICY_FILE if set. Safe to run again."""
+def init(
+    grow_partitions: Annotated[
+        bool,
+        typer.Option(
+            "--grow-partitions",
+            help="add partitions to event topics that have fewer than GOVBUS_EVENT_PARTITIONS "
+            "(stop the workers and let them catch up first)",
+        ),
+    ] = False,
+) -> None:
+    """Prepare a cluster for the bus (the init job of a deployment): create the event topics
+    with GOVBUS_EVENT_PARTITIONS partitions, the DLQ, audit, progress, schema and policy
+    topics with GOVBUS_PARTITIONS, all with GOVBUS_REPLICATION_FACTOR, and apply
+    GOVBUS_POLICY_FILE if set. Safe to run again. Fails if an existing event topic has
+    another partition count than GOVBUS_EVENT_PARTITIONS."""
     setup_logging()
-    created = prepare_cluster(load(ConnectionSettings), load(StreamsSettings), default_catalogue())
+    created = prepare_cluster(
+        load(ConnectionSettings),
+        load(StreamsSettings),
+        default_catalogue(),
+        grow_partitions=grow_partitions,
+    )
     typer.echo(f"created {len(created)} topics: {', '.join(created) or '-'}")
 
 

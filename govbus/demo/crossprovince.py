@@ -32,7 +32,7 @@ from govbus.demo.report import DeliverySeen, FieldSeen, ms_since
 from govbus.devenv.peer import PeerRuntime
 from govbus.devenv.worker import WorkerProcess
 from govbus.gateway.keystore import KeyStore
-from govbus.kafka_admin import bus_topics, ensure_topics
+from govbus.kafka_admin import ensure_bus_topics
 from govbus.policy import InboundAgreement, PolicyDocument, load_policy_file, subscribers
 from govbus.schemas.audit import AuditRecord
 from govbus.schemas.catalogue import Catalogue
@@ -102,11 +102,9 @@ class ProvinceB:
         self.progress("province B: starting its own Kafka, Redis and PostgreSQL")
         self.peer.up()
         conn = self.peer.conn
-        ensure_topics(
-            conn.bootstrap,
-            bus_topics(self.catalogue, subscribers(self.policy)),
-            partitions=3,
-            replication=1,
+        # Province B's runtime is a single local broker, whatever this one's replication.
+        ensure_bus_topics(
+            conn.bootstrap, self.catalogue, subscribers(self.policy), replication=1, grow=True
         )
         policy_file = self.peer.local.state_dir / "policy-province-b.yaml"
         policy_file.write_text(

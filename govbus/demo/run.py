@@ -58,7 +58,7 @@ from govbus.devenv.worker import WorkerProcess
 from govbus.gateway.kafka_acl import read_as, set_password, sync
 from govbus.gateway.keystore import KeyStore
 from govbus.indexing import Indexes
-from govbus.kafka_admin import bus_topics, ensure_topics
+from govbus.kafka_admin import ensure_bus_topics
 from govbus.policy import PolicyDocument, load_policy_file
 from govbus.schemas.audit import AuditRecord
 from govbus.schemas.catalogue import default_catalogue
@@ -101,12 +101,9 @@ class DemoRun:
         self.progress("starting Kafka, Redis and PostgreSQL")
         Runtime().up()
         subscribers = sorted({s.subscriber for s in self.policy.subscriptions})
-        ensure_topics(
-            self.conn.bootstrap,
-            bus_topics(self.catalogue, subscribers),
-            partitions=3,
-            replication=1,
-        )
+        # A development runtime made before event topics had GOVBUS_EVENT_PARTITIONS gets
+        # them grown; no worker runs on it yet.
+        ensure_bus_topics(self.conn.bootstrap, self.catalogue, subscribers, grow=True)
         self.progress("starting a stream worker with the demo policy")
         worker = WorkerProcess(
             load(LocalRuntimeSettings).state_dir,

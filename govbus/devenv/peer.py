@@ -8,7 +8,7 @@ import shutil
 from dataclasses import dataclass
 
 from govbus.config import ConnectionSettings, LocalRuntimeSettings
-from govbus.devenv.runtime import Runtime
+from govbus.devenv.runtime import Runtime, beside
 
 PORT_OFFSET = 100
 
@@ -21,20 +21,7 @@ class PeerRuntime:
     @classmethod
     def beside(cls, base: LocalRuntimeSettings, name: str) -> PeerRuntime:
         """The peer's runtime next to ``base``: ports shifted by 100, ``<dir>-<name>`` dirs."""
-        return cls(
-            name,
-            base.model_copy(
-                update={
-                    "state_dir": base.state_dir.with_name(f"{base.state_dir.name}-{name}"),
-                    "pg_data_dir": base.pg_data_dir.with_name(f"{base.pg_data_dir.name}-{name}"),
-                    "kafka_port": base.kafka_port + PORT_OFFSET,
-                    "kafka_controller_port": base.kafka_controller_port + PORT_OFFSET,
-                    "kafka_sasl_port": base.kafka_sasl_port + PORT_OFFSET,
-                    "redis_port": base.redis_port + PORT_OFFSET,
-                    "pg_port": base.pg_port + PORT_OFFSET,
-                }
-            ),
-        )
+        return cls(name, beside(base, name, PORT_OFFSET, kafka_brokers=1))
 
     @property
     def conn(self) -> ConnectionSettings:
@@ -54,6 +41,7 @@ class PeerRuntime:
             "GOVBUS_KAFKA_PORT": str(self.local.kafka_port),
             "GOVBUS_KAFKA_CONTROLLER_PORT": str(self.local.kafka_controller_port),
             "GOVBUS_KAFKA_SASL_PORT": str(self.local.kafka_sasl_port),
+            "GOVBUS_KAFKA_BROKERS": "1",
             "GOVBUS_REDIS_PORT": str(self.local.redis_port),
             "GOVBUS_PG_PORT": str(self.local.pg_port),
             "GOVBUS_KAFKA_BOOTSTRAP": conn.bootstrap,
@@ -72,7 +60,7 @@ class PeerRuntime:
         if fresh:
             rt.kafka.down()
             rt.redis.down()
-            shutil.rmtree(rt.kafka.home / "data", ignore_errors=True)
+            rt.kafka.wipe()
             shutil.rmtree(rt.redis.home, ignore_errors=True)
         return rt.up()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from govbus.config import ConnectionSettings, LocalRuntimeSettings, load
-from govbus.devenv.kafka import LocalKafka
+from govbus.devenv.kafka import KafkaCluster
 from govbus.devenv.postgres import LocalPostgres
 from govbus.devenv.probes import kafka_ready, pg_ready, redis_ready
 from govbus.devenv.redis import LocalRedis
@@ -28,7 +28,7 @@ class Runtime:
         self.local = local or load(LocalRuntimeSettings)
         self.conn = conn or load(ConnectionSettings)
         self.local.state_dir.mkdir(parents=True, exist_ok=True)
-        self.kafka = LocalKafka(self.local)
+        self.kafka = KafkaCluster(self.local)
         self.redis = LocalRedis(self.local)
         self.postgres = LocalPostgres(self.local)
 
@@ -64,14 +64,25 @@ class Runtime:
         return stopped
 
     def status(self) -> list[ServiceStatus]:
+        if self.conn.kafka_bootstrap is not None:
+            kafka = [
+                ServiceStatus(
+                    "kafka", self.conn.bootstrap, False, None, kafka_ready(self.conn.bootstrap)
+                )
+            ]
+        else:
+            kafka = [
+                ServiceStatus(
+                    "kafka" if len(self.kafka.nodes) == 1 else f"kafka node {n.broker_id}",
+                    n.bootstrap,
+                    True,
+                    n.process.pid(),
+                    n.ready(),
+                )
+                for n in self.kafka.nodes
+            ]
         return [
-            ServiceStatus(
-                "kafka",
-                self.conn.bootstrap,
-                self.conn.kafka_bootstrap is None,
-                self.kafka.process.pid(),
-                kafka_ready(self.conn.bootstrap),
-            ),
+            *kafka,
             ServiceStatus(
                 "redis",
                 _safe_url(self.conn.redis),
@@ -87,6 +98,25 @@ class Runtime:
                 pg_ready(self.conn.pg),
             ),
         ]
+
+
+def beside(
+    base: LocalRuntimeSettings, name: str, port_offset: int, **update: object
+) -> LocalRuntimeSettings:
+    """Settings of another local runtime next to ``base``: every port shifted by
+    ``port_offset``, ``<dir>-<name>`` state and data directories."""
+    return base.model_copy(
+        update={
+            "state_dir": base.state_dir.with_name(f"{base.state_dir.name}-{name}"),
+            "pg_data_dir": base.pg_data_dir.with_name(f"{base.pg_data_dir.name}-{name}"),
+            "kafka_port": base.kafka_port + port_offset,
+            "kafka_controller_port": base.kafka_controller_port + port_offset,
+            "kafka_sasl_port": base.kafka_sasl_port + port_offset,
+            "redis_port": base.redis_port + port_offset,
+            "pg_port": base.pg_port + port_offset,
+            **update,
+        }
+    )
 
 
 def _require(ok: bool, what: str) -> None:

@@ -16,6 +16,7 @@ import yaml
 from confluent_kafka import Consumer, TopicPartition
 
 from govbus.adapters.publisher import Publisher, PublishResult
+from govbus.config import ConnectionSettings
 from govbus.demo.sample_data import birth
 from govbus.devenv.worker import WorkerProcess
 from govbus.gateway.reader import DeliveryReader, Received, read_deliveries
@@ -91,6 +92,18 @@ def birth_subscription(uid: str, fields: dict[str, str] | None = None) -> dict[s
     }
 
 
+def births_in_clear_to(uid: str, subscribers: list[str]) -> list[dict[str, Any]]:
+    """One approved subscription of each subscriber to births (certificate number in clear)."""
+    return [
+        {
+            **birth_subscription(uid, {"certificate_no": "clear"}),
+            "id": f"sub-{s}".replace("_", "-"),
+            "subscriber": s,
+        }
+        for s in subscribers
+    ]
+
+
 def start_worker(
     bootstrap: str,
     uid: str,
@@ -115,13 +128,15 @@ def start_worker(
 class Load(threading.Thread):
     """Publishes births through the SDK at a steady rate until stopped."""
 
-    def __init__(self, seed: str, rate_per_s: float = 40.0) -> None:
+    def __init__(
+        self, seed: str, rate_per_s: float = 40.0, conn: ConnectionSettings | None = None
+    ) -> None:
         super().__init__(name="fault-load", daemon=True)
         self.rng = random.Random(seed)
         self.interval = 1.0 / rate_per_s
         self.futures: list[Future[PublishResult]] = []
         self.halt = threading.Event()
-        self.pub = Publisher("health")
+        self.pub = Publisher("health", conn=conn)
 
     def run(self) -> None:
         while not self.halt.is_set():
@@ -145,3 +160,14 @@ def reconciled(bootstrap: str, app_id: str, since: dt.datetime, published: int) 
         time.sleep(2)
         result = collect(bootstrap, catalogue, app_id, since)
     return result
+
+
+def assert_each_delivered_exactly_once(
+    result: Reconciliation, acked: list[str], subscribers: list[str]
+) -> None:
+    """Every acknowledged event decided once, accepted, and on each subscriber's topic once."""
+    assert result.gaps == []
+    assert result.pending == 0
+    assert result.inputs == result.accepted == len(acked)
+    assert result.duplicates == result.dead_letters == 0
+    assert result.by_subscriber == dict.fromkeys(subscribers, len(acked))

@@ -29,7 +29,14 @@ from govbus.devenv.process import free_port
 from govbus.devenv.runtime import Runtime
 from govbus.devenv.worker import WorkerProcess
 from govbus.gateway.keystore import KeyStore
-from tests.integration.helpers import Load, birth_subscription, reconciled, start_worker, wait_until
+from tests.integration.helpers import (
+    Load,
+    assert_each_delivered_exactly_once,
+    births_in_clear_to,
+    reconciled,
+    start_worker,
+    wait_until,
+)
 from tests.keys import delivery_id
 
 BIRTH = "gov.health.birth_registered"
@@ -46,14 +53,7 @@ def two_subscribers(
         state_dir,
         worker_env,
         tmp_path,
-        [
-            {
-                **birth_subscription(uid, {"certificate_no": "clear"}),
-                "id": f"sub-{s}".replace("_", "-"),
-                "subscriber": s,
-            }
-            for s in subscribers
-        ],
+        births_in_clear_to(uid, subscribers),
         {"GOVBUS_BATCH_SIZE": "20"},
     )
     yield worker, worker_env, subscribers
@@ -99,11 +99,7 @@ def test_reconciliation_is_exact_after_a_fault_under_load(
     acked = load.finish()
     assert len(acked) > 100
     result = reconciled(bootstrap, env["GOVBUS_APP_ID"], since, len(acked))
-    assert result.gaps == []
-    assert result.pending == 0
-    assert result.inputs == result.accepted == len(acked)
-    assert result.duplicates == result.dead_letters == 0
-    assert result.by_subscriber == dict.fromkeys(subscribers, len(acked))
+    assert_each_delivered_exactly_once(result, acked, subscribers)
 
 
 def test_outbox_relay_survives_postgres_stopping(

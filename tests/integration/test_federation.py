@@ -41,7 +41,7 @@ from govbus.devenv.process import Managed
 from govbus.devenv.worker import WorkerProcess
 from govbus.dlq import read_dead_letters, redrive
 from govbus.gateway.keystore import KeyStore
-from govbus.kafka_admin import bus_topics, ensure_topics
+from govbus.kafka_admin import ensure_bus_topics
 from govbus.reconcile import collect
 from govbus.schemas.catalogue import default_catalogue
 from govbus.streams.masking import mask_citizen_id, mask_mobile
@@ -58,9 +58,7 @@ def province_b(runtime: ConnectionSettings) -> Iterator[PeerRuntime]:
     # The same runtime the demo's cross-province case uses (one set of ports for province B).
     peer = PeerRuntime.beside(load(LocalRuntimeSettings), PEER_IN_A)
     peer.up(fresh=True)
-    ensure_topics(
-        peer.conn.bootstrap, bus_topics(default_catalogue(), []), partitions=3, replication=1
-    )
+    ensure_bus_topics(peer.conn.bootstrap, default_catalogue(), [], replication=1)
     yield peer
     peer.down()
 

@@ -10,7 +10,7 @@ import pytest
 import typer
 
 from govbus.cli.reconcile import parse_since
-from govbus.reconcile import Input, reconcile
+from govbus.reconcile import Copy, Input, late_copies, late_gaps, reconcile
 from govbus.schemas.audit import AuditRecord
 
 T = "govbus.events.health.birth_registered.v2"
@@ -77,6 +77,68 @@ def test_what_a_bridge_dead_lettered_is_counted_by_peer_and_is_no_gap() -> None:
     assert result.exact
     assert result.from_peers == {"province_a": 2}
     assert result.dead_letters == 1  # the worker's own, counted as before
+
+
+# The window holds inputs 0..3 (world()); offsets below 0 stand for older inputs.
+WINDOW = {f"{T}/0/{n}" for n in range(4)}
+D = "govbus.deliver.ps"
+
+
+def copy(delivery_id: str, offset: int, subscriber: str = "ps") -> Copy:
+    return Copy(subscriber, delivery_id, f"{D}/0/{offset}")
+
+
+def test_deliveries_of_window_inputs_are_not_late() -> None:
+    _, audit, _, _ = world()
+    assert late_copies([copy("d0ps", 7)], audit, WINDOW) == []
+
+
+def test_a_delivery_no_window_input_accounts_for_is_late_once() -> None:
+    _, audit, _, _ = world()
+    late = late_copies([copy("old", 7), copy("old", 9), copy("d0ps", 8)], audit, WINDOW)
+    assert late == [copy("old", 7)]
+
+
+def test_a_late_delivery_is_exact_when_it_is_the_only_copy_since_its_event() -> None:
+    late = [copy("old", 7)]
+    # An older input the worker reached only inside the window: one copy, no gap.
+    assert late_gaps(late, {("ps", "old"): 1}, [], WINDOW) == []
+
+
+@pytest.mark.parametrize(
+    "copies",
+    [
+        2,  # one before the window, one inside: the zombie's or a rebalance's second commit
+        3,
+    ],
+)
+def test_a_late_copy_of_an_older_delivery_is_delivered_twice(copies: int) -> None:
+    audit = [
+        AuditRecord(
+            kind="delivered",
+            at="",
+            chain="app|x|0",
+            seq=9,
+            input=f"{T}/0/-5",
+            subscriber="ps",
+            delivery_id="old",
+            event_id="e-old",
+        )
+    ]
+    gaps = late_gaps([copy("old", 7)], {("ps", "old"): copies}, audit, WINDOW)
+    assert [(g.kind, g.position, g.event_id) for g in gaps] == [
+        ("delivered_twice", f"{D}/0/7", "e-old")
+    ]
+    assert f"{copies} copies" in gaps[0].detail
+
+
+def test_an_older_input_decided_twice_inside_the_window_is_named() -> None:
+    twice = [record("accepted", -5), record("accepted", -5), record("dead_letter", -6)]
+    gaps = late_gaps([], {}, twice, WINDOW)
+    assert [(g.kind, g.position) for g in gaps] == [("decided_twice", f"{T}/0/-5")]
+    # Decisions on window inputs are reconcile()'s to judge, not counted again here.
+    _, audit, _, _ = world()
+    assert late_gaps([], {}, [*audit, record("accepted", 1)], WINDOW) == []
 
 
 def test_since_takes_rfc3339_or_a_span_back() -> None:
