@@ -167,7 +167,9 @@ class Publisher:
                 **client_config(conn.bootstrap),
                 "enable.idempotence": True,
                 "acks": "all",
-                "linger.ms": 5,
+                # Events are facts someone waits for: 1 ms, not more. Under load librdkafka
+                # batches anyway, because a request is in flight while the next ones queue.
+                "linger.ms": 1,
                 "compression.type": "lz4",
                 "delivery.timeout.ms": 120000,
                 **(producer_config or {}),

@@ -136,7 +136,12 @@ def build_app(conn: ConnectionSettings, streams: StreamsSettings, runner: Runner
 
     async def alive() -> None:
         # A live event loop and a live runner, for `govbus health worker` (probes).
-        if runner.alive() and time.monotonic() - runner.last_loop < RUNNER_STALL_S:
+        # Ready once its first assignment was taken over: that is when it processes events.
+        if (
+            runner.ready.is_set()
+            and runner.alive()
+            and time.monotonic() - runner.last_loop < RUNNER_STALL_S
+        ):
             beat(heartbeat)
 
     cast(Any, app).timer(interval=HEARTBEAT_S)(alive)  # Faust's timer decorator is untyped
@@ -192,7 +197,7 @@ def partition_counts(bootstrap: str, topics: list[str]) -> dict[str, int]:
 
 
 RUNNER_STALL_S = 60.0
-HEARTBEAT_S = 5.0
+HEARTBEAT_S = 1.0
 
 
 def faust_credentials(conn: ConnectionSettings) -> Any:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, cast
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
@@ -41,7 +41,7 @@ class Feed:
                     "enable.auto.offset.store": False,
                     # An aborted transaction's events were never published.
                     "isolation.level": "read_committed",
-                    "fetch.wait.max.ms": 20,
+                    "fetch.wait.max.ms": 5,
                     "fetch.min.bytes": 1,
                     # Fairness: a small prefetch, fetched across all partitions in turn, so an
                     # event on a quiet topic waits behind a few hundred queued events of a
@@ -49,6 +49,10 @@ class Feed:
                     # 64 MB: minutes of a bulk load; tests/integration/test_fairness.py).
                     "queued.max.messages.kbytes": PREFETCH_KB,
                     "queued.min.messages": 100,
+                    # When the queue is full, librdkafka waits this long before fetching that
+                    # partition again (default 1 s: a second of latency for every event
+                    # behind it, measured).
+                    "fetch.queue.backoff.ms": 10,
                     "fetch.max.bytes": PREFETCH_KB * 1024,
                     # Only to satisfy librdkafka's check (fetch >= message max); a consumer
                     # sends no messages, and a larger record batch is still fetched whole.
@@ -91,10 +95,17 @@ class Feed:
             if (topic, partition) in self._assigned:
                 self._consumer.seek(_at((topic, partition), offset))
 
-    def poll(self, max_events: int, wait_s: float, linger_s: float) -> list[InMessage]:
-        """Up to ``max_events``: waits up to ``wait_s`` for the first, then gathers what
-        arrives within ``linger_s`` of it. A batch closes on size or on that short linger,
-        never on a fixed period."""
+    def poll(
+        self,
+        max_events: int,
+        wait_s: float,
+        linger_s: float = 0.0,
+        busy: Callable[[], bool] = lambda: True,
+    ) -> list[InMessage]:
+        """Up to ``max_events``: waits up to ``wait_s`` for the first, takes what is queued,
+        then, while ``busy()`` says there is no point closing the batch yet, gathers what
+        arrives for up to ``linger_s`` after it. A batch closes on size, on that short linger
+        or when no longer busy -- never on a fixed period."""
         if not self._assigned:
             time.sleep(wait_s)
             return []
@@ -102,8 +113,12 @@ class Feed:
         if not first:
             return []
         messages = first + self._consumer.consume(max_events - 1, 0)
-        if linger_s > 0 and len(messages) < max_events:
-            messages += self._consumer.consume(max_events - len(messages), linger_s)
+        deadline = time.monotonic() + linger_s
+        while len(messages) < max_events and busy():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            messages += self._consumer.consume(max_events - len(messages), min(left, 0.001))
         out = []
         for m in messages:
             if m.error() is not None:

@@ -44,7 +44,9 @@ TAKE_OVER_ATTEMPTS = 5
 class RunnerSettings:
     max_batch: int = 500
     wait_s: float = 0.1  # how long one poll waits for a first event (commands wait that long)
-    linger_s: float = 0.005  # a batch closes this long after its first event, or when full
+    # While the previous batch commits, a batch closes this long after its first event (or
+    # when full); with nothing committing it closes at once.
+    linger_s: float = 0.005
     commit_threads: int = 4
 
 
@@ -84,6 +86,8 @@ class Runner:
         self._failures = 0
         self._lag_reported = 0.0
         self.last_loop = time.monotonic()
+        # Set once the first assignment was taken over (tasks fenced, progress read).
+        self.ready = threading.Event()
         self._thread = threading.Thread(target=self._run, name="govbus-runner", daemon=True)
 
     # -- called from Faust's event loop (through asyncio.wrap_future) ---------------------
@@ -143,6 +147,7 @@ class Runner:
                     self._drop(set(command.tasks))
                 else:
                     self._take(set(command.tasks) - set(self._producers))
+                    self.ready.set()
                 command.done.set_result(None)
             except BaseException as exc:
                 command.done.set_exception(exc)
@@ -152,9 +157,11 @@ class Runner:
         s = self.settings
         assigned = self.feed.assigned
         # A partition given up a moment ago may still have a message or two in flight.
+        # Gather more only while the previous batch is still committing: this batch could not
+        # be committed before that anyway, and an idle worker adds no delay to an event.
         batch = [
             m
-            for m in self.feed.poll(s.max_batch, s.wait_s, s.linger_s)
+            for m in self.feed.poll(s.max_batch, s.wait_s, s.linger_s, busy=self._committing)
             if (m.topic, m.partition) in assigned
         ]
         plan: Plan | None = None
@@ -175,6 +182,9 @@ class Runner:
                     future = self._pool.submit(producer.commit, task_plan.outputs)
                     self._pending[task] = (task_plan, future)
         self._report_lag()
+
+    def _committing(self) -> bool:
+        return any(not future.done() for _, future in self._pending.values())
 
     def _task_of(self, partition: int) -> int:
         return task_of(partition, self.task_count)
@@ -241,15 +251,25 @@ class Runner:
         """Fence every earlier holder of each task, then start from its committed progress."""
         if not tasks:
             return
+        started = time.monotonic()
         counts = self._partitions_by_topic()
-        for task in sorted(tasks):
-            self._producers[task] = self._fence(task)
+        # The fences in parallel (each is a few round trips to the transaction coordinator).
+        fenced = dict(zip(sorted(tasks), self._pool.map(self._fence, sorted(tasks)), strict=True))
+        for task, producer in fenced.items():
+            self._producers[task] = producer
             self._partitions[task] = task_partitions(task, self.task_count, counts)
         tps = [tp for task in tasks for tp in self._partitions[task]]
         # Only after the fences: whatever a predecessor committed is now in the markers.
         self.pipeline.load(self._read_progress(tps), tps)
         self.feed.assign({tp: self.pipeline.next_offset(tp) for tp in tps})
-        log.info("tasks taken over", extra={"tasks": sorted(tasks), "partitions": len(tps)})
+        log.info(
+            "tasks taken over",
+            extra={
+                "tasks": sorted(tasks),
+                "partitions": len(tps),
+                "seconds": round(time.monotonic() - started, 2),
+            },
+        )
 
     def _fence(self, task: int) -> TransactionalProducer:
         """A new producer for the task's transactional id; retried while Kafka is away (a

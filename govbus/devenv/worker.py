@@ -9,8 +9,10 @@ from pathlib import Path
 
 from confluent_kafka.admin import AdminClient
 
+from govbus.config import StreamsSettings, load
 from govbus.devenv.process import Managed
 from govbus.errors import ServiceUnavailableError
+from govbus.heartbeat import age_s, heartbeat_file
 
 
 class WorkerProcess:
@@ -42,9 +44,16 @@ class WorkerProcess:
             raise
         return pid
 
+    @property
+    def heartbeat(self) -> Path:
+        data_dir = Path(self.env["GOVBUS_DATA_DIR"]) if "GOVBUS_DATA_DIR" in self.env else None
+        return heartbeat_file((data_dir or load(StreamsSettings).data_dir) / self.group, "worker")
+
     def wait_assigned(self, timeout_s: float) -> None:
-        """Ready = the worker's consumer group is stable and holds partitions."""
+        """Ready = the worker's consumer group is stable and holds partitions, and this worker
+        has taken its tasks over (its heartbeat is newer than its start)."""
         admin = AdminClient({"bootstrap.servers": self.bootstrap})
+        started = time.time()
         deadline = time.monotonic() + timeout_s
         last = "no answer yet"
         while time.monotonic() < deadline:
@@ -52,9 +61,11 @@ class WorkerProcess:
                 raise ServiceUnavailableError(f"stream worker exited:\n{self.process.log_tail(40)}")
             try:
                 desc = admin.describe_consumer_groups([self.group])[self.group].result(timeout=5)
-                if str(desc.state).endswith("STABLE") and any(
+                stable = str(desc.state).endswith("STABLE") and any(
                     m.assignment.topic_partitions for m in desc.members
-                ):
+                )
+                beat = age_s(self.heartbeat)
+                if stable and beat is not None and beat < time.time() - started:
                     return
                 last = f"group {self.group}: {desc.state}, {len(desc.members)} members"
             except Exception as exc:
