@@ -27,10 +27,10 @@ from govbus.gateway.keystore import KeyStore
 from govbus.pseudonym import Pseudonymizer
 from govbus.schemas.audit import AuditRecord
 from govbus.schemas.catalogue import default_catalogue
-from govbus.schemas.envelope import delivery_id
 from govbus.schemas.identifiers import check_citizen_id
 from tests.integration.helpers import birth_subscription, start_worker, wait_until
 from tests.integration.test_gateway import ISSUER, Gateway, problem, rsa_key, token
+from tests.keys import delivery_id
 
 PEPPER = GatewaySettings().api_key_pepper.get_secret_value().encode()
 __all__ = ["rsa_key"]  # a fixture shared with test_gateway

@@ -16,10 +16,10 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from govbus.adapters.publisher import Publisher
 from govbus.demo.sample_data import birth
-from govbus.schemas.envelope import delivery_id
 from govbus.schemas.topics import delivery_topic
 from tests.integration.helpers import BIRTH, birth_subscription, read, start_worker
 from tests.integration.test_ops_commands import govbus
+from tests.keys import delivery_id
 
 
 def reconcile(since: dt.datetime, env: dict[str, str]) -> tuple[int, dict[str, Any]]:
