@@ -122,11 +122,12 @@ def run(bootstrap: str, uid: str) -> None:
         ends: dict[tuple[str, int], int] = {}
         for msg in batch:
             for topic in names["deliveries"]:
-                out(topic, msg.value(), msg.key(), msg.headers())
+                out(topic, msg.value() or b"", msg.key(), msg.headers())
             out(names["audit"], accepted, chain_key)
             for _ in range(SUBSCRIPTIONS):
                 out(names["audit"], delivered, chain_key)
-            ends[(msg.topic(), msg.partition())] = msg.offset() + 1
+            # A consumed record always has its topic, partition and offset.
+            ends[(str(msg.topic()), int(msg.partition() or 0))] = int(msg.offset() or 0) + 1
         for (topic, partition), next_offset in ends.items():
             marker = f'{{"next_offset": {next_offset}, "audit_seq": 1, "audit_head": "x"}}'
             out(names["progress"], marker.encode(), f"null|{topic}|{partition}".encode())

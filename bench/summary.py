@@ -35,6 +35,11 @@ def _latency(rate: int, key: str) -> Callable[[Run], float]:
     return get
 
 
+def _received_share(rate: int) -> Callable[[Run], float]:
+    received, sent = _latency(rate, "received"), _latency(rate, "events")
+    return lambda run: received(run) / sent(run)
+
+
 def _ratio(top: str, bottom: str) -> Callable[[Run], float]:
     return lambda run: float(run[top]["events_per_s"] / run[bottom]["events_per_s"])
 
@@ -86,7 +91,7 @@ def measures(rates: list[int]) -> list[Measure]:
             ),
             Measure(
                 f"events received through SSE at {rate}/s (of sent)",
-                lambda r, rate=rate: _latency(rate, "received")(r) / _latency(rate, "events")(r),
+                _received_share(rate),
                 "{:.4f}",
             ),
             Measure(
