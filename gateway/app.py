@@ -17,6 +17,7 @@ from govbus.devenv.probes import kafka_ready, pg_ready, redis_ready
 from govbus.disclosures import DisclosureStore
 from govbus.gateway import (
     access_log,
+    http_telemetry,
     routes_admin,
     routes_citizens,
     routes_events,
@@ -112,6 +113,7 @@ def create_app(
     )
     install(app)
     access_log.install()
+    http_telemetry.instrument(app)
     clients = ClientLimiter(settings.client_rate_per_second, settings.client_burst)
 
     @app.middleware("http")

@@ -101,9 +101,85 @@ _processors: list[SpanProcessor] = []
 
 
 def add_span_processor(provider: TracerProvider, processor: SpanProcessor) -> None:
-    """Install ``processor`` for spans made through ``provider`` and for :class:`SpanBatch`."""
-    provider.add_span_processor(processor)
-    _processors.append(processor)
+    """Install ``processor`` for spans made through ``provider`` and for :class:`SpanBatch`,
+    behind :class:`Redacting`."""
+    redacting = Redacting(processor)
+    provider.add_span_processor(redacting)
+    _processors.append(redacting)
+
+
+# Span attributes that would carry what a URL or a client holds: a raw path with ids (a
+# citizen's ID, a key id), a query string, the full URL, a client's address, its user agent,
+# captured headers (an API key). Instrumentations set them; exporters never see them. The
+# route template (http.route) and the span name say which route it was.
+REDACTED_ATTRIBUTES = frozenset(
+    {
+        "url.full",
+        "url.path",
+        "url.query",
+        "http.url",
+        "http.target",
+        "client.address",
+        "client.port",
+        "network.peer.address",
+        "network.peer.port",
+        "net.peer.ip",
+        "net.peer.port",
+        "net.sock.peer.addr",
+        "net.sock.peer.port",
+        "http.client_ip",
+        "user_agent.original",
+        "http.user_agent",
+    }
+)
+REDACTED_PREFIXES = ("http.request.header.", "http.response.header.")
+
+
+def redacted(attributes: Mapping[str, Any]) -> dict[str, Any] | None:
+    """``attributes`` without the redacted ones; None if there are none to drop."""
+    drop = [k for k in attributes if k in REDACTED_ATTRIBUTES or k.startswith(REDACTED_PREFIXES)]
+    if not drop:
+        return None
+    return {k: v for k, v in attributes.items() if k not in drop}
+
+
+class Redacting(SpanProcessor):
+    """Hands finished spans on to ``inner`` without the :data:`REDACTED_ATTRIBUTES` (on the
+    span and its events). Only spans of other libraries' instrumentations are looked at:
+    govbus's own spans never set them, and the worker's many spans pass untouched."""
+
+    def __init__(self, inner: SpanProcessor) -> None:
+        self.inner = inner
+
+    def on_start(self, span: Any, parent_context: otel_context.Context | None = None) -> None:
+        self.inner.on_start(span, parent_context)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        scope = span.instrumentation_scope
+        if scope is not None and scope.name != TRACER:
+            clean = redacted(span.attributes or {})
+            if clean is not None:
+                span = ReadableSpan(
+                    name=span.name,
+                    context=span.get_span_context(),
+                    parent=span.parent,
+                    resource=span.resource,
+                    attributes=clean,
+                    events=span.events,
+                    links=span.links,
+                    kind=span.kind,
+                    status=span.status,
+                    start_time=span.start_time,
+                    end_time=span.end_time,
+                    instrumentation_scope=scope,
+                )
+        self.inner.on_end(span)
+
+    def shutdown(self) -> None:
+        self.inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self.inner.force_flush(timeout_millis)
 
 
 def parse_traceparent(value: str | bytes | None) -> SpanContext | None:
