@@ -36,6 +36,7 @@ from govbus.adapters.publisher import Prepared, Publisher, PublishError, Publish
 from govbus.dlq import PEER_SOURCE
 from govbus.errors import GovbusError
 from govbus.heartbeat import beat
+from govbus.logs import traced
 from govbus.schemas.envelope import Envelope, EnvelopeError, parse_time
 from govbus.schemas.topics import DLQ, check_party_id, event_topic
 
@@ -175,7 +176,10 @@ class Bridge:
         try:
             prepared = relayed(event, self.peer)
         except ValueError as exc:
-            log.error("federation: dead-lettered", extra={"peer": self.peer, "error": str(exc)})
+            log.error(
+                "federation: dead-lettered",
+                extra={"peer": self.peer, "error": str(exc), **traced(event.get("traceparent"))},
+            )
             self.stats.dead_lettered += 1
             return self.publisher.send(malformed(event, self.peer, str(exc)))
         parent = telemetry.extract({"traceparent": event.get("traceparent", "")})

@@ -90,7 +90,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", extra={"path": request.url.path})
+        # The route template, not the path: a path may hold an identifier (access_log).
+        route = getattr(request.scope.get("route"), "path", "")
+        log.exception("unhandled error", extra={"route": route, "method": request.method})
         return problem_response(
             request,
             500,
