@@ -22,6 +22,7 @@ from govbus.gateway import (
     routes_citizens,
     routes_events,
     routes_inbound,
+    routes_ops,
     routes_publish,
 )
 from govbus.gateway.assertions import CitizenAssertions
@@ -37,6 +38,7 @@ from govbus.gateway.reader import DeliveryDecoder
 from govbus.gateway.recheck import Rechecks
 from govbus.licences import LicenceStore
 from govbus.pseudonym import Pseudonymizer
+from govbus.trace_index import TraceLookup
 
 # A client's X-Request-ID is copied into audit records and logs: only short, plain ones are
 # kept; any other is replaced by a fresh id (returned in the response's X-Request-ID).
@@ -98,11 +100,14 @@ def create_app(
                 shared_redis,
             ),
             rechecks=Rechecks(auth),
+            traces=TraceLookup(conn.bootstrap, conn.pg),
         )
+        app.state.services.traces.store.init()
         yield
         app.state.services.publishers.close()
         app.state.services.consumption.close()
         app.state.services.audit.flush()
+        app.state.services.traces.close()
         keys.close()
 
     app = FastAPI(
@@ -173,4 +178,5 @@ def create_app(
     app.include_router(routes_admin.router)
     app.include_router(routes_inbound.router)
     app.include_router(routes_citizens.router)
+    app.include_router(routes_ops.router)
     return app

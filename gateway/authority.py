@@ -57,6 +57,7 @@ class Action(StrEnum):
     VIEW_INBOUND = "view_inbound"
     MANAGE_INBOUND = "manage_inbound"
     VIEW_DISCLOSURES = "view_disclosures"
+    VIEW_TRACE = "view_trace"  # what happened to one event (ops)
 
 
 # The roles that may attempt each action at all (any one of them).
@@ -76,8 +77,10 @@ NEEDS: dict[Action, frozenset[str]] = {
     Action.VIEW_INBOUND: frozenset({ADMIN, AUDITOR}),
     Action.MANAGE_INBOUND: frozenset({ADMIN}),
     Action.VIEW_DISCLOSURES: frozenset({CITIZEN_PORTAL}),
+    Action.VIEW_TRACE: frozenset({ADMIN, AUDITOR}),
 }
-BUREAU_ONLY = frozenset({Action.VIEW_INBOUND, Action.MANAGE_INBOUND})
+# Tracing an event shows every recipient of it across departments: the operator's only.
+BUREAU_ONLY = frozenset({Action.VIEW_INBOUND, Action.MANAGE_INBOUND, Action.VIEW_TRACE})
 
 
 @dataclass(frozen=True)

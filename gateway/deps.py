@@ -26,6 +26,7 @@ from govbus.gateway.ratelimit import RateLimiter
 from govbus.gateway.recheck import Rechecks
 from govbus.licences import LicenceStore
 from govbus.pseudonym import Pseudonymizer
+from govbus.trace_index import TraceLookup
 
 PARTITIONS_BOUND = 1024
 
@@ -62,6 +63,7 @@ class Services:
     pseudonymizer: Pseudonymizer
     assertions: CitizenAssertions
     rechecks: Rechecks
+    traces: TraceLookup
 
 
 def services(request: Request) -> Services:

@@ -1,10 +1,17 @@
-"""Reading the audit topic (verify the hash chains; follow one event)."""
+"""Reading the audit topic: all of it (verify the hash chains), or following it into an
+index (disclosures, the trace index)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
+from collections.abc import Sequence
+from typing import NamedTuple
 
+from confluent_kafka import Consumer, KafkaError
+
+from govbus.kafka_config import client_config
 from govbus.kafka_read import read_to_end
 from govbus.schemas.audit import AuditRecord
 from govbus.schemas.topics import AUDIT, PROGRESS
@@ -30,3 +37,62 @@ def committed_heads(bootstrap: str) -> dict[str, tuple[int, str]]:
                 str(marker.get("audit_head", "")),
             )
     return heads
+
+
+class Positioned(NamedTuple):
+    """An audit record and where it is in the audit topic."""
+
+    partition: int
+    offset: int
+    record: AuditRecord
+
+
+class AuditFollower:
+    """Follows the audit topic in consumer group ``group`` and hands each batch to
+    :meth:`apply`; commits offsets after it returned (at-least-once into idempotent
+    upserts)."""
+
+    def __init__(self, bootstrap: str, group: str) -> None:
+        self.stop = threading.Event()
+        self._consumer = Consumer(
+            client_config(
+                bootstrap,
+                **{
+                    "group.id": group,
+                    "enable.auto.commit": False,
+                    "isolation.level": "read_committed",
+                    "auto.offset.reset": "earliest",
+                    "enable.partition.eof": True,
+                },
+            )
+        )
+        self._consumer.subscribe([AUDIT])
+
+    def apply(self, batch: Sequence[Positioned]) -> None:
+        raise NotImplementedError
+
+    def step(self, max_messages: int = 1000, timeout_s: float = 1.0) -> int:
+        """One batch into :meth:`apply`; returns the audit records read."""
+        batch = []
+        for msg in self._consumer.consume(max_messages, timeout_s):
+            err = msg.error()
+            if err is not None:
+                if err.code() != KafkaError._PARTITION_EOF:
+                    raise RuntimeError(f"cannot read {AUDIT}: {err.str()}")
+                continue
+            value = msg.value()
+            if value:
+                # A consumed message always has a partition and offset (None: produced only).
+                where = (msg.partition() or 0, msg.offset() or 0)
+                batch.append(Positioned(*where, AuditRecord.from_json(value)))
+        if batch:
+            self.apply(batch)
+            self._consumer.commit(asynchronous=False)
+        return len(batch)
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            self.step()
+
+    def close(self) -> None:
+        self._consumer.close()

@@ -11,21 +11,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from confluent_kafka import Consumer, KafkaError
 from psycopg import sql
 
-from govbus.kafka_config import client_config
+from govbus.audit_log import AuditFollower, Positioned
 from govbus.pseudonym import Pseudonymizer
 from govbus.schemas.audit import AuditRecord
 from govbus.schemas.catalogue import Catalogue
 from govbus.schemas.identifiers import STRING_CHECKS
-from govbus.schemas.topics import AUDIT, split_source
+from govbus.schemas.topics import split_source
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS govbus_disclosures (
@@ -219,49 +217,14 @@ class DisclosureStore:
         )
 
 
-class DisclosureIndexer:
-    """Follows the audit topic into the store; commits offsets after the store committed
-    (at-least-once into idempotent upserts)."""
+class DisclosureIndexer(AuditFollower):
+    """Follows the audit topic into the store."""
 
     def __init__(
         self, bootstrap: str, store: DisclosureStore, group: str = "govbus-disclosure-index"
     ) -> None:
+        super().__init__(bootstrap, group)
         self.store = store
-        self.stop = threading.Event()
-        self._consumer = Consumer(
-            client_config(
-                bootstrap,
-                **{
-                    "group.id": group,
-                    "enable.auto.commit": False,
-                    "isolation.level": "read_committed",
-                    "auto.offset.reset": "earliest",
-                    "enable.partition.eof": True,
-                },
-            )
-        )
-        self._consumer.subscribe([AUDIT])
 
-    def step(self, max_messages: int = 1000, timeout_s: float = 1.0) -> int:
-        """One batch into the store; returns the audit records read."""
-        records = []
-        for msg in self._consumer.consume(max_messages, timeout_s):
-            err = msg.error()
-            if err is not None:
-                if err.code() != KafkaError._PARTITION_EOF:
-                    raise RuntimeError(f"cannot read {AUDIT}: {err.str()}")
-                continue
-            value = msg.value()
-            if value:
-                records.append(AuditRecord.from_json(value))
-        if records:
-            self.store.apply(records)
-            self._consumer.commit(asynchronous=False)
-        return len(records)
-
-    def run(self) -> None:
-        while not self.stop.is_set():
-            self.step()
-
-    def close(self) -> None:
-        self._consumer.close()
+    def apply(self, batch: Sequence[Positioned]) -> None:
+        self.store.apply(p.record for p in batch)

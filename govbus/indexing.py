@@ -1,5 +1,6 @@
-"""Run the indexes that answer questions without scanning Kafka: disclosures (from the audit
-topic) and licence validity (from the licence registry's deliveries)."""
+"""Run the indexes that answer questions without scanning Kafka: disclosures and the trace
+index (from the audit topic) and licence validity (from the licence registry's
+deliveries)."""
 
 from __future__ import annotations
 
@@ -11,16 +12,21 @@ from pathlib import Path
 from govbus.disclosures import DisclosureIndexer, DisclosureStore
 from govbus.heartbeat import beat
 from govbus.licences import LicenceIndexer, LicenceStore
+from govbus.trace_index import TraceIndexer, TraceIndexStore
 
 
 class Indexes:
     def __init__(self, bootstrap: str, dsn: str) -> None:
         self.disclosures = DisclosureStore(dsn)
         self.licences = LicenceStore(dsn)
+        self.traces = TraceIndexStore(dsn)
         self.disclosures.init()
         self.licences.init()
+        self.traces.init()
         self.disclosure_indexer = DisclosureIndexer(bootstrap, self.disclosures)
         self.licence_indexer = LicenceIndexer(bootstrap, self.licences)
+        self.trace_indexer = TraceIndexer(bootstrap, self.traces)
+        self._indexers = (self.disclosure_indexer, self.licence_indexer, self.trace_indexer)
 
     def catch_up(
         self, idle_steps: int = 3, progress: Callable[[int], None] = lambda _: None
@@ -29,7 +35,7 @@ class Indexes:
         total = 0
         # One after the other: an idle indexer's poll waits out its timeout, which would
         # otherwise throttle a busy one to a batch per timeout.
-        for step in (self.disclosure_indexer.step, self.licence_indexer.step):
+        for step in (indexer.step for indexer in self._indexers):
             idle = 0
             while idle < idle_steps:
                 done = step()
@@ -39,11 +45,11 @@ class Indexes:
         return total
 
     def run_forever(self, heartbeat: Path | None = None) -> None:
-        """Both indexers in threads; ``heartbeat`` is touched while both are alive (for the
+        """The indexers in threads; ``heartbeat`` is touched while all are alive (for the
         liveness probe, `govbus health indexer`)."""
         threads = [
-            threading.Thread(target=self.disclosure_indexer.run, name="disclosure-index"),
-            threading.Thread(target=self.licence_indexer.run, name="licence-index"),
+            threading.Thread(target=indexer.run, name=type(indexer).__name__)
+            for indexer in self._indexers
         ]
         for thread in threads:
             thread.start()
@@ -53,11 +59,11 @@ class Indexes:
                     beat(heartbeat)
                 time.sleep(1)
         finally:
-            self.disclosure_indexer.stop.set()
-            self.licence_indexer.stop.set()
+            for indexer in self._indexers:
+                indexer.stop.set()
             for thread in threads:
                 thread.join(timeout=10)
 
     def close(self) -> None:
-        self.disclosure_indexer.close()
-        self.licence_indexer.close()
+        for indexer in self._indexers:
+            indexer.close()

@@ -216,6 +216,9 @@ ROWS: tuple[Row, ...] = (
         other=(401, R, R, R, R, R, R, R),
         by_route=frozenset({"other"}),
     ),
+    # An event nobody published: past authority, the bureau is told there is none (the
+    # answer for a real one: tests/integration/test_trace_index.py).
+    Row("GET /v1/ops/trace/{event_id}", Action.VIEW_TRACE, own=(401, R, R, R, R, R, 404, 404)),
 )
 
 

@@ -16,6 +16,7 @@ from govbus.gateway import (
     routes_citizens,
     routes_events,
     routes_inbound,
+    routes_ops,
     routes_publish,
 )
 from govbus.gateway.app import create_app
@@ -38,6 +39,7 @@ ROUTERS = (
     routes_admin.router,
     routes_inbound.router,
     routes_citizens.router,
+    routes_ops.router,
 )
 
 
