@@ -13,7 +13,11 @@ HELM_VERSION := v3.16.4
 HELM := $(TOOLS)/helm-$(HELM_VERSION)
 COMPOSE_GO_VERSION := v2.4.9
 COMPOSE_SCHEMA := $(TOOLS)/compose-spec-$(COMPOSE_GO_VERSION).json
-DEPLOY_ENV := GOVBUS_HELM=$(HELM) GOVBUS_COMPOSE_SCHEMA=$(COMPOSE_SCHEMA)
+# promtool checks the alert rules and the dashboards' queries; Prometheus 3.5's Go module
+# is tagged v0.305.0 and so on (v0.316.0 = Prometheus 3.16).
+PROMTOOL_VERSION := v0.316.0
+PROMTOOL := $(TOOLS)/promtool-$(PROMTOOL_VERSION)
+DEPLOY_ENV := GOVBUS_HELM=$(HELM) GOVBUS_COMPOSE_SCHEMA=$(COMPOSE_SCHEMA) GOVBUS_PROMTOOL=$(PROMTOOL)
 
 .PHONY: setup demo test soak lint unit tools deploy-check up down status clean help
 .DEFAULT_GOAL := help
@@ -48,7 +52,7 @@ lint: setup  ## ruff (lint + format), mypy strict, the schema evolution gate
 unit: setup  ## only the unit tests (no services)
 	$(BIN)/pytest tests/unit
 
-tools: $(HELM) $(COMPOSE_SCHEMA)  ## pinned helm (built from the Go module proxy) and the compose-spec schema
+tools: $(HELM) $(COMPOSE_SCHEMA) $(PROMTOOL)  ## pinned helm and promtool (built from the Go module proxy) and the compose-spec schema
 
 $(HELM):
 	@command -v go >/dev/null || { echo "Go is needed to build helm from the Go module proxy"; exit 1; }
@@ -57,6 +61,13 @@ $(HELM):
 	  -ldflags "-X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION)" \
 	  helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 	mv $(TOOLS)/gobin/helm $@
+
+$(PROMTOOL):
+	@command -v go >/dev/null || { echo "Go is needed to build promtool from the Go module proxy"; exit 1; }
+	mkdir -p $(TOOLS)/gobin
+	GOBIN=$(TOOLS)/gobin GOFLAGS=-mod=mod go install \
+	  github.com/prometheus/prometheus/cmd/promtool@$(PROMTOOL_VERSION)
+	mv $(TOOLS)/gobin/promtool $@
 
 $(COMPOSE_SCHEMA):
 	@command -v go >/dev/null || { echo "Go is needed to fetch the compose-spec schema"; exit 1; }

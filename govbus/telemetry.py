@@ -424,8 +424,8 @@ def _metric_readers() -> Iterable[Any]:
 class BusMetrics:
     """The bus's instruments; no-ops until a meter provider is installed."""
 
-    def __init__(self) -> None:
-        meter = metrics.get_meter(TRACER)
+    def __init__(self, meter: metrics.Meter | None = None) -> None:
+        meter = meter or metrics.get_meter(TRACER)
         self.events_in = meter.create_counter(
             "govbus.events.in", description="Events accepted, by type"
         )

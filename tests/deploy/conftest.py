@@ -29,3 +29,8 @@ def helm() -> Path:
 @pytest.fixture(scope="session")
 def compose_schema() -> Path:
     return _tool("GOVBUS_COMPOSE_SCHEMA")
+
+
+@pytest.fixture(scope="session")
+def promtool() -> Path:
+    return _tool("GOVBUS_PROMTOOL")
