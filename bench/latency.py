@@ -114,6 +114,7 @@ def latency(conn: ConnectionSettings, rate: float, seconds: float) -> dict[str, 
                     time.sleep(pause)
             pub.flush(60)
         reader.wait(timeout=seconds + 600)
+        reader.stdout.close()
         cpu = cpu_seconds(worker.pid) - cpu_before
     both = json.loads(out.read_text())
     sse, kafka = (both[k][int(len(both[k]) * WARM_UP) :] for k in ("sse", "kafka"))
