@@ -5,7 +5,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml devtools/pyproject.toml | sha1sum | cut -c1-12)
 
 # Deployment checks (helm lint/template, compose-spec) use pinned tools, cached across runs.
 TOOLS := $(HOME)/.cache/govbus/tools
@@ -21,9 +21,9 @@ DEPLOY_ENV := GOVBUS_HELM=$(HELM) GOVBUS_COMPOSE_SCHEMA=$(COMPOSE_SCHEMA)
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-setup: $(STAMP)  ## create the venv and install govbus with its dev tools
+setup: $(STAMP)  ## create the venv and install govbus, its dev tools and devtools/ (local runtime, demo)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml devtools/pyproject.toml
 	@if [ ! -x $(BIN)/python ]; then \
 	  $(PYTHON) -m venv $(VENV) 2>/dev/null || { \
 	    echo "python venv module missing: installing python3-venv"; \
@@ -31,7 +31,7 @@ $(STAMP): pyproject.toml
 	    rm -rf $(VENV); $(PYTHON) -m venv $(VENV); }; \
 	fi
 	$(BIN)/pip install -q --disable-pip-version-check --upgrade pip
-	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]' -e ./devtools
 	rm -f $(VENV)/.installed-*
 	touch $@
 

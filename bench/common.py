@@ -17,11 +17,11 @@ from typing import Any
 
 import yaml
 from confluent_kafka import Consumer, Producer, TopicPartition
+from govbus_devtools.demo.sample_data import birth
+from govbus_devtools.devenv.worker import WorkerProcess
 
 from govbus.adapters.publisher import EventEncoder, Prepared
 from govbus.config import ConnectionSettings, LocalRuntimeSettings, load
-from govbus.demo.sample_data import birth
-from govbus.devenv.worker import WorkerProcess
 from govbus.schemas.audit import GENESIS
 from govbus.schemas.catalogue import default_catalogue
 from govbus.schemas.topics import delivery_topic

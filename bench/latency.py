@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from govbus_devtools.demo.sample_data import birth
+from govbus_devtools.devenv.process import free_port
 
 from bench.common import BIRTH, MASKED, bus_worker, cpu_seconds, percentile
 from govbus.adapters.publisher import Publisher
 from govbus.config import ConnectionSettings, GatewaySettings, load
-from govbus.demo.sample_data import birth
-from govbus.devenv.process import free_port
 from govbus.gateway import cursor as cursors
 from govbus.gateway.keystore import KeyStore
 from govbus.schemas.topics import delivery_topic

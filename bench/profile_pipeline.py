@@ -16,12 +16,12 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from govbus_devtools.demo.sample_data import birth
 from pyinstrument import Profiler
 
 from bench.common import MASKED
 from govbus.adapters.publisher import EventEncoder
 from govbus.config import KeySettings
-from govbus.demo.sample_data import birth
 from govbus.policy import parse_policy
 from govbus.pseudonym import Pseudonymizer
 from govbus.schemas.catalogue import default_catalogue

@@ -13,7 +13,6 @@ from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from govbus.config import ConnectionSettings, GatewaySettings, KeySettings, load
-from govbus.devenv.probes import kafka_ready, pg_ready, redis_ready
 from govbus.disclosures import DisclosureStore
 from govbus.gateway import (
     access_log,
@@ -35,6 +34,7 @@ from govbus.gateway.ratelimit import RateLimiter
 from govbus.gateway.reader import DeliveryDecoder
 from govbus.gateway.recheck import Rechecks
 from govbus.licences import LicenceStore
+from govbus.probes import kafka_ready, pg_ready, redis_ready
 from govbus.pseudonym import Pseudonymizer
 
 # A client's X-Request-ID is copied into audit records and logs: only short, plain ones are

@@ -1,7 +1,7 @@
 """The access matrix: every route x every caller x the caller's own department or another's
 -> the status the gateway must answer. One table, read by two tests:
 
-- tests/unit/test_authority.py asks ``authority.decide`` every cell (a 2xx, or a status the
+- tests/unit/gateway/test_authority.py asks ``authority.decide`` every cell (a 2xx, or a status the
   route gives past authority, means "allowed"; 403 means refused);
 - tests/integration/test_access_matrix.py makes every cell as a real HTTP request against
   the real gateway (uvicorn, Kafka, Redis, PostgreSQL) and compares the status exactly.

@@ -13,9 +13,10 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+from govbus_devtools.demo.sample_data import birth, wrong_check_char
+
 from govbus.adapters.publisher import EventEncoder
 from govbus.config import KeySettings
-from govbus.demo.sample_data import birth, wrong_check_char
 from govbus.pseudonym import Pseudonymizer
 from govbus.schemas.catalogue import default_catalogue
 from govbus.schemas.codec import AvroCodec

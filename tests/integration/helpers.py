@@ -14,11 +14,11 @@ from typing import Any
 
 import yaml
 from confluent_kafka import Consumer, TopicPartition
+from govbus_devtools.demo.sample_data import birth
+from govbus_devtools.devenv.worker import WorkerProcess
 
 from govbus.adapters.publisher import Publisher, PublishResult
 from govbus.config import ConnectionSettings
-from govbus.demo.sample_data import birth
-from govbus.devenv.worker import WorkerProcess
 from govbus.gateway.reader import DeliveryReader, Received, read_deliveries
 from govbus.reconcile import Reconciliation, collect
 from govbus.schemas.catalogue import default_catalogue

@@ -19,11 +19,11 @@ from typing import Any
 import httpx
 import pytest
 from confluent_kafka import Producer
+from govbus_devtools.demo.parts import CitizenLogin
+from govbus_devtools.demo.sample_data import birth, citizen_id, licence_id
 
 from govbus import policy_store
 from govbus.config import ConnectionSettings, GatewaySettings
-from govbus.demo.parts import CitizenLogin
-from govbus.demo.sample_data import birth, citizen_id, licence_id
 from govbus.gateway import cursor as cursors
 from govbus.gateway.keystore import KeyStore
 from govbus.kafka_admin import ensure_topics

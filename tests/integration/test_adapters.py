@@ -17,6 +17,10 @@ from typing import Any
 import psycopg
 import pytest
 from confluent_kafka.admin import AdminClient
+from govbus_devtools.demo.civil_registry import CivilRegistry
+from govbus_devtools.demo.sample_data import birth
+from govbus_devtools.devenv.process import Managed
+from govbus_devtools.devenv.runtime import Runtime
 
 from govbus.adapters import outbox
 from govbus.adapters.batch_loader import BatchLoader
@@ -24,10 +28,6 @@ from govbus.adapters.outbox_relay import OutboxRelay, pending_counts
 from govbus.adapters.publisher import Publisher, PublishError
 from govbus.audit_log import read_audit
 from govbus.config import ConnectionSettings
-from govbus.demo.civil_registry import CivilRegistry
-from govbus.demo.sample_data import birth
-from govbus.devenv.process import Managed
-from govbus.devenv.runtime import Runtime
 from govbus.kafka_read import read_to_end
 from tests.corpus import X_ID, full_width
 from tests.integration.helpers import (

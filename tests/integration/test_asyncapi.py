@@ -10,9 +10,9 @@ from typing import Any
 
 import jsonschema
 import pytest
+from govbus_devtools.devenv.packages import ensure_commands
 
 from govbus.config import LocalRuntimeSettings
-from govbus.devenv.packages import ensure_commands
 from govbus.schemas.asyncapi import asyncapi_document
 from govbus.schemas.catalogue import default_catalogue
 

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from govbus_devtools.demo.run import demo_policy_path
 
 from govbus.config import ConnectionSettings
-from govbus.demo.run import demo_policy_path
 from govbus.policy import Condition, PolicyDocument, Subscription, load_policy_file
 from govbus.schemas.catalogue import default_catalogue
 from tests.keys import delivery_id

@@ -27,18 +27,18 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from govbus_devtools.demo.crossprovince import PEER_IN_A
+from govbus_devtools.demo.parts import running_gateway
+from govbus_devtools.demo.sample_data import birth, citizen_id
+from govbus_devtools.devenv.peer import PeerRuntime
+from govbus_devtools.devenv.process import Managed
+from govbus_devtools.devenv.worker import WorkerProcess
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from govbus.adapters.federation_bridge import Bridge
 from govbus.adapters.publisher import Publisher
 from govbus.audit_log import read_audit
 from govbus.config import ConnectionSettings, GatewaySettings, LocalRuntimeSettings, load
-from govbus.demo.crossprovince import PEER_IN_A
-from govbus.demo.parts import running_gateway
-from govbus.demo.sample_data import birth, citizen_id
-from govbus.devenv.peer import PeerRuntime
-from govbus.devenv.process import Managed
-from govbus.devenv.worker import WorkerProcess
 from govbus.dlq import read_dead_letters, redrive
 from govbus.gateway.keystore import KeyStore
 from govbus.kafka_admin import ensure_bus_topics

@@ -22,12 +22,12 @@ import pytest
 import uvicorn
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from govbus_devtools.demo.sample_data import birth
+from govbus_devtools.devenv.process import free_port
 
 from govbus.adapters.publisher import Publisher
 from govbus.audit_log import read_audit
 from govbus.config import ConnectionSettings, GatewaySettings
-from govbus.demo.sample_data import birth
-from govbus.devenv.process import free_port
 from govbus.gateway import cursor as cursors
 from govbus.gateway.app import create_app
 from govbus.gateway.consume import Consumption

@@ -16,12 +16,12 @@ from typing import Any
 
 import httpx
 import pytest
+from govbus_devtools.demo.parts import CitizenLogin
+from govbus_devtools.demo.sample_data import birth, citizen_id, death, household_cancelled
 
 from govbus.adapters.publisher import Publisher
 from govbus.audit_log import read_audit
 from govbus.config import ConnectionSettings, GatewaySettings, KeySettings
-from govbus.demo.parts import CitizenLogin
-from govbus.demo.sample_data import birth, citizen_id, death, household_cancelled
 from govbus.disclosures import DisclosureStore, subject_pseudonyms
 from govbus.gateway.keystore import KeyStore
 from govbus.pseudonym import Pseudonymizer

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka.admin import AdminClient
+from govbus_devtools.devenv.worker import WorkerProcess
 
 from govbus.audit_log import read_audit
-from govbus.devenv.worker import WorkerProcess
 from govbus.kafka_read import read_to_end
 from govbus.reconcile import DECISIONS
 from govbus.schemas.envelope import header_dict

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka.admin import AdminClient
+from govbus_devtools.demo.sample_data import birth
 
 from govbus.config import ConnectionSettings, LocalRuntimeSettings
-from govbus.demo.sample_data import birth
 from govbus.errors import ServiceUnavailableError
 from govbus.gateway.kafka_acl import set_password
 from govbus.schemas.jsonvalues import to_json

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
+from govbus_devtools.demo.sample_data import birth
+from govbus_devtools.devenv.worker import WorkerProcess
 
 from govbus.adapters.publisher import Publisher, PublishError
-from govbus.demo.sample_data import birth
-from govbus.devenv.worker import WorkerProcess
 from govbus.kafka_read import read_to_end
 from govbus.schemas.envelope import Envelope
 from govbus.schemas.models import BirthRegisteredV1, BirthRegisteredV2

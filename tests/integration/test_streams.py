@@ -16,13 +16,13 @@ from typing import Any
 import pytest
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
+from govbus_devtools.demo.sample_data import birth
+from govbus_devtools.devenv.worker import WorkerProcess
 
 from govbus import policy_store
 from govbus.adapters.publisher import Publisher, PublishError
 from govbus.audit_log import read_audit
 from govbus.config import ConnectionSettings, KeySettings
-from govbus.demo.sample_data import birth
-from govbus.devenv.worker import WorkerProcess
 from govbus.disclosures import DisclosureStore, subject_pseudonyms
 from govbus.dlq import read_dead_letters
 from govbus.kafka_read import read_to_end

@@ -24,6 +24,8 @@ from typing import Any
 
 import redis
 from confluent_kafka import Consumer, TopicPartition
+from govbus_devtools.demo.sample_data import birth
+from govbus_devtools.devenv.process import free_port
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
@@ -31,8 +33,6 @@ from opentelemetry.trace import SpanKind
 from govbus.adapters.publisher import Publisher
 from govbus.audit_log import read_audit
 from govbus.config import ConnectionSettings, KeySettings
-from govbus.demo.sample_data import birth
-from govbus.devenv.process import free_port
 from govbus.kafka_admin import ensure_topics
 from govbus.policy import parse_policy
 from govbus.pseudonym import Pseudonymizer
