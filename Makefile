@@ -15,7 +15,7 @@ COMPOSE_GO_VERSION := v2.4.9
 COMPOSE_SCHEMA := $(TOOLS)/compose-spec-$(COMPOSE_GO_VERSION).json
 DEPLOY_ENV := GOVBUS_HELM=$(HELM) GOVBUS_COMPOSE_SCHEMA=$(COMPOSE_SCHEMA)
 
-.PHONY: setup demo test soak lint unit tools deploy-check up down status clean help
+.PHONY: setup demo test soak lint check unit tools deploy-check up down status clean help
 .DEFAULT_GOAL := help
 
 help:  ## list the targets
@@ -39,11 +39,14 @@ demo: setup  ## start the local runtime and run the demo scenarios
 	$(BIN)/govbus dev up
 	$(BIN)/govbus demo --json demo-report.json --html demo-report.html
 
-lint: setup  ## ruff (lint + format), mypy strict, the schema evolution gate
+lint: setup  ## ruff (lint + format), mypy strict, the import contract, the schema evolution gate
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/govbus schemas check
+
+check: lint unit  ## the fast inner loop: lint, types, import contract, unit tests (no services)
 
 unit: setup  ## only the unit tests (no services)
 	$(BIN)/pytest tests/unit

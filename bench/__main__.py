@@ -25,8 +25,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from govbus_devtools.devenv.runtime import Runtime
-
 from bench.bus import bus_steady
 from bench.common import CLEAR, MASKED, stamp
 from bench.extras import dedupe, gateway_pull
@@ -35,6 +33,7 @@ from bench.null_pipeline import null_pipeline
 from bench.raw import raw_ceiling
 from bench.summary import markdown, update_doc
 from govbus.config import ConnectionSettings, LocalRuntimeSettings, load
+from govbus_devtools.devenv.runtime import Runtime
 
 DEFAULT_PARTS = ("raw", "null", "bus", "latency")
 EXTRA_PARTS = ("clear", "gateway", "dedupe")

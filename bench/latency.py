@@ -21,8 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from govbus_devtools.demo.sample_data import birth
-from govbus_devtools.devenv.process import free_port
 
 from bench.common import BIRTH, MASKED, bus_worker, cpu_seconds, percentile
 from govbus.adapters.publisher import Publisher
@@ -30,6 +28,8 @@ from govbus.config import ConnectionSettings, GatewaySettings, load
 from govbus.gateway import cursor as cursors
 from govbus.gateway.keystore import KeyStore
 from govbus.schemas.topics import delivery_topic
+from govbus_devtools.demo.sample_data import birth
+from govbus_devtools.devenv.process import free_port
 
 WARM_UP = 0.05  # the first 5 % of events (the stream's first reads) are left out
 

@@ -16,7 +16,6 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from govbus_devtools.demo.sample_data import birth
 from pyinstrument import Profiler
 
 from bench.common import MASKED
@@ -31,6 +30,7 @@ from govbus.streams.deliver import Projector
 from govbus.streams.messages import InMessage, Output
 from govbus.streams.pipeline import Pipeline
 from govbus.streams.validate import Validator
+from govbus_devtools.demo.sample_data import birth
 
 BIRTH = "gov.health.birth_registered"
 TOPIC = "govbus.events.health.birth_registered.v2"

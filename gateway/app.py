@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from govbus.config import ConnectionSettings, GatewaySettings, KeySettings, load
+from govbus.delivery_reader import DeliveryDecoder
 from govbus.disclosures import DisclosureStore
 from govbus.gateway import (
     access_log,
@@ -31,10 +32,9 @@ from govbus.gateway.deps import Publishers, Services
 from govbus.gateway.keystore import KeyStore
 from govbus.gateway.problems import Problem, install, problem_response
 from govbus.gateway.ratelimit import RateLimiter
-from govbus.gateway.reader import DeliveryDecoder
 from govbus.gateway.recheck import Rechecks
 from govbus.licences import LicenceStore
-from govbus.probes import kafka_ready, pg_ready, redis_ready
+from govbus.probes import readiness
 from govbus.pseudonym import Pseudonymizer
 
 # A client's X-Request-ID is copied into audit records and logs: only short, plain ones are
@@ -155,11 +155,7 @@ def create_app(
     @app.get("/readyz", tags=["ops"])
     async def readyz() -> dict[str, str]:
         """Readiness: Kafka, Redis and PostgreSQL answer real requests."""
-        checks = {
-            "kafka": await run_in_threadpool(kafka_ready, conn.bootstrap),
-            "redis": await run_in_threadpool(redis_ready, conn.redis),
-            "postgres": await run_in_threadpool(pg_ready, conn.pg),
-        }
+        checks = await run_in_threadpool(readiness, conn)
         down = [name for name, ok in checks.items() if not ok]
         if down:
             raise Problem(503, "not-ready", f"not answering: {', '.join(down)}")

@@ -19,12 +19,12 @@ from sse_starlette import ServerSentEvent
 from sse_starlette.sse import EventSourceResponse
 
 from govbus import telemetry
+from govbus.delivery_reader import Received
 from govbus.gateway import cursor as cursors
 from govbus.gateway.auth import Principal
 from govbus.gateway.consume import Page
 from govbus.gateway.deps import Services, ServicesDep, SubscriberDep, parse_cursor
 from govbus.gateway.problems import PROBLEM_RESPONSES, Problem
-from govbus.gateway.reader import Received
 from govbus.schemas.jsonvalues import to_json
 
 router = APIRouter(prefix="/v1/events", tags=["subscribers"], responses=PROBLEM_RESPONSES)

@@ -1,14 +1,28 @@
-"""Readiness probes: does a service actually answer a request (not merely an open port)."""
+"""Readiness probes: does a service actually answer a request (not merely an open port).
+
+A probe must reach a service the way the component it speaks for does: ``readiness`` builds its
+Kafka, Redis and PostgreSQL clients from the same ConnectionSettings as the gateway and the
+worker (SASL/TLS included), so a cluster that only accepts SASL_SSL is reported as it is."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import psycopg
 import redis
 from confluent_kafka.admin import AdminClient
 
+from govbus.config import ConnectionSettings
 
-def kafka_ready(bootstrap: str) -> bool:
-    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 2000, "log_level": 0})
+
+def kafka_client_config(conn: ConnectionSettings) -> dict[str, Any]:
+    """The bus's own librdkafka settings: bootstrap servers plus the cluster's security."""
+    return {"bootstrap.servers": conn.bootstrap, **conn.kafka_security()}
+
+
+def kafka_answers(config: dict[str, Any]) -> bool:
+    """An AdminClient with ``config`` gets the cluster's metadata."""
+    admin = AdminClient({**config, "socket.timeout.ms": 2000, "log_level": 0})
     try:
         admin.list_topics(timeout=3)
     except Exception:
@@ -16,24 +30,8 @@ def kafka_ready(bootstrap: str) -> bool:
     return True
 
 
-def kafka_brokers(bootstrap: str) -> set[int]:
-    """The broker ids the cluster's metadata lists; empty if it does not answer."""
-    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 2000, "log_level": 0})
-    try:
-        return set(admin.list_topics(timeout=3).brokers)
-    except Exception:
-        return set()
-
-
-def partition_leader(bootstrap: str, topic: str, partition: int) -> int | None:
-    """The broker id leading this partition, per fresh metadata; None if it has no leader
-    (or the cluster does not answer)."""
-    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 2000, "log_level": 0})
-    try:
-        meta = admin.list_topics(topic, timeout=5).topics[topic].partitions[partition]
-    except Exception:
-        return None
-    return int(meta.leader) if meta.leader >= 0 else None
+def kafka_ready(conn: ConnectionSettings) -> bool:
+    return kafka_answers(kafka_client_config(conn))
 
 
 def redis_ready(url: str) -> bool:
@@ -49,3 +47,12 @@ def pg_ready(dsn: str) -> bool:
             return True
     except psycopg.Error:
         return False
+
+
+def readiness(conn: ConnectionSettings) -> dict[str, bool]:
+    """Each backing service of the bus, as its components reach it."""
+    return {
+        "kafka": kafka_ready(conn),
+        "redis": redis_ready(conn.redis),
+        "postgres": pg_ready(conn.pg),
+    }

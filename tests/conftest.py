@@ -36,13 +36,12 @@ if os.environ.get("GOVBUS_TEST_RUNTIME") != "shared":
     for _key, _value in TEST_RUNTIME_ENV.items():
         os.environ.setdefault(_key, _value)
 
-from govbus_devtools.devenv.kafka import KafkaCluster  # noqa: E402
-from govbus_devtools.devenv.runtime import Runtime, beside  # noqa: E402
-
 from govbus import telemetry  # noqa: E402
 from govbus.config import ConnectionSettings, LocalRuntimeSettings, load  # noqa: E402
 from govbus.kafka_admin import ensure_bus_topics  # noqa: E402
 from govbus.schemas.catalogue import default_catalogue  # noqa: E402
+from govbus_devtools.devenv.kafka import KafkaCluster  # noqa: E402
+from govbus_devtools.devenv.runtime import Runtime, beside  # noqa: E402
 
 
 @pytest.fixture(scope="session")

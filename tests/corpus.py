@@ -13,14 +13,13 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from govbus_devtools.demo.sample_data import birth, wrong_check_char
-
 from govbus.adapters.publisher import EventEncoder
 from govbus.config import KeySettings
 from govbus.pseudonym import Pseudonymizer
 from govbus.schemas.catalogue import default_catalogue
 from govbus.schemas.codec import AvroCodec
 from govbus.schemas.identifiers import citizen_id_check_char
+from govbus_devtools.demo.sample_data import birth, wrong_check_char
 
 BIRTH = "gov.health.birth_registered"
 BIRTH_TOPIC = "govbus.events.health.birth_registered.v2"

@@ -19,8 +19,6 @@ from typing import Any
 import httpx
 import pytest
 from confluent_kafka import Producer
-from govbus_devtools.demo.parts import CitizenLogin
-from govbus_devtools.demo.sample_data import birth, citizen_id, licence_id
 
 from govbus import policy_store
 from govbus.config import ConnectionSettings, GatewaySettings
@@ -32,6 +30,8 @@ from govbus.schema_store import schema_record
 from govbus.schemas.catalogue import default_catalogue
 from govbus.schemas.codec import AvroCodec
 from govbus.schemas.topics import SCHEMAS, delivery_topic
+from govbus_devtools.demo.parts import CitizenLogin
+from govbus_devtools.demo.sample_data import birth, citizen_id, licence_id
 from tests.access_matrix import BUREAU, ROLE_OF, Row, cells, department_of
 from tests.integration.test_gateway import Gateway
 

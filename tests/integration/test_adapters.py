@@ -17,10 +17,6 @@ from typing import Any
 import psycopg
 import pytest
 from confluent_kafka.admin import AdminClient
-from govbus_devtools.demo.civil_registry import CivilRegistry
-from govbus_devtools.demo.sample_data import birth
-from govbus_devtools.devenv.process import Managed
-from govbus_devtools.devenv.runtime import Runtime
 
 from govbus.adapters import outbox
 from govbus.adapters.batch_loader import BatchLoader
@@ -29,6 +25,10 @@ from govbus.adapters.publisher import Publisher, PublishError
 from govbus.audit_log import read_audit
 from govbus.config import ConnectionSettings
 from govbus.kafka_read import read_to_end
+from govbus_devtools.demo.civil_registry import CivilRegistry
+from govbus_devtools.demo.sample_data import birth
+from govbus_devtools.devenv.process import Managed
+from govbus_devtools.devenv.runtime import Runtime
 from tests.corpus import X_ID, full_width
 from tests.integration.helpers import (
     birth_subscription,

@@ -10,11 +10,11 @@ from typing import Any
 
 import jsonschema
 import pytest
-from govbus_devtools.devenv.packages import ensure_commands
 
 from govbus.config import LocalRuntimeSettings
 from govbus.schemas.asyncapi import asyncapi_document
 from govbus.schemas.catalogue import default_catalogue
+from govbus_devtools.devenv.packages import ensure_commands
 
 SPECS_VERSION = "6.11.1"
 

@@ -12,12 +12,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from govbus_devtools.devenv.kafka import KafkaCluster, LocalKafka
-from govbus_devtools.devenv.worker import WorkerProcess
 
 from govbus.config import ConnectionSettings
 from govbus.schemas.catalogue import default_catalogue
 from govbus.schemas.topics import delivery_topic
+from govbus_devtools.devenv.kafka import KafkaCluster, LocalKafka
+from govbus_devtools.devenv.worker import WorkerProcess
 from tests.integration.helpers import (
     BIRTH,
     Load,

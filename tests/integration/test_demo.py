@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from govbus_devtools.demo.run import demo_policy_path
 
 from govbus.config import ConnectionSettings
 from govbus.policy import Condition, PolicyDocument, Subscription, load_policy_file
 from govbus.schemas.catalogue import default_catalogue
+from govbus_devtools.demo.run import demo_policy_path
 from tests.keys import delivery_id
 
 

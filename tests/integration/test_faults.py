@@ -20,15 +20,15 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
+
+from govbus.adapters.outbox_relay import OutboxRelay, pending_counts
+from govbus.config import ConnectionSettings, GatewaySettings
+from govbus.gateway.keystore import KeyStore
 from govbus_devtools.demo.civil_registry import CivilRegistry
 from govbus_devtools.demo.sample_data import birth
 from govbus_devtools.devenv.process import free_port
 from govbus_devtools.devenv.runtime import Runtime
 from govbus_devtools.devenv.worker import WorkerProcess
-
-from govbus.adapters.outbox_relay import OutboxRelay, pending_counts
-from govbus.config import ConnectionSettings, GatewaySettings
-from govbus.gateway.keystore import KeyStore
 from tests.integration.helpers import (
     Load,
     assert_each_delivered_exactly_once,

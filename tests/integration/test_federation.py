@@ -27,12 +27,6 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from govbus_devtools.demo.crossprovince import PEER_IN_A
-from govbus_devtools.demo.parts import running_gateway
-from govbus_devtools.demo.sample_data import birth, citizen_id
-from govbus_devtools.devenv.peer import PeerRuntime
-from govbus_devtools.devenv.process import Managed
-from govbus_devtools.devenv.worker import WorkerProcess
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from govbus.adapters.federation_bridge import Bridge
@@ -42,9 +36,15 @@ from govbus.config import ConnectionSettings, GatewaySettings, LocalRuntimeSetti
 from govbus.dlq import read_dead_letters, redrive
 from govbus.gateway.keystore import KeyStore
 from govbus.kafka_admin import ensure_bus_topics
-from govbus.reconcile import collect
 from govbus.schemas.catalogue import default_catalogue
 from govbus.streams.masking import mask_citizen_id, mask_mobile
+from govbus.streams.reconcile import collect
+from govbus_devtools.demo.crossprovince import PEER_IN_A
+from govbus_devtools.demo.parts import running_gateway
+from govbus_devtools.demo.sample_data import birth, citizen_id
+from govbus_devtools.devenv.peer import PeerRuntime
+from govbus_devtools.devenv.process import Managed
+from govbus_devtools.devenv.worker import WorkerProcess
 from tests.integration.helpers import APPROVAL, BIRTH, wait_until
 from tests.integration.test_gateway import problem
 from tests.keys import delivery_id

@@ -22,17 +22,17 @@ import pytest
 import uvicorn
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from govbus_devtools.demo.sample_data import birth
-from govbus_devtools.devenv.process import free_port
 
 from govbus.adapters.publisher import Publisher
 from govbus.audit_log import read_audit
 from govbus.config import ConnectionSettings, GatewaySettings
+from govbus.delivery_reader import DeliveryDecoder
 from govbus.gateway import cursor as cursors
 from govbus.gateway.app import create_app
 from govbus.gateway.consume import Consumption
 from govbus.gateway.keystore import KeyStore
-from govbus.gateway.reader import DeliveryDecoder
+from govbus_devtools.demo.sample_data import birth
+from govbus_devtools.devenv.process import free_port
 from tests.corpus import full_width
 from tests.integration.helpers import birth_subscription, start_worker, wait_until
 from tests.keys import delivery_id

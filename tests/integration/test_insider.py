@@ -16,8 +16,6 @@ from typing import Any
 
 import httpx
 import pytest
-from govbus_devtools.demo.parts import CitizenLogin
-from govbus_devtools.demo.sample_data import birth, citizen_id, death, household_cancelled
 
 from govbus.adapters.publisher import Publisher
 from govbus.audit_log import read_audit
@@ -28,6 +26,8 @@ from govbus.pseudonym import Pseudonymizer
 from govbus.schemas.audit import AuditRecord
 from govbus.schemas.catalogue import default_catalogue
 from govbus.schemas.identifiers import check_citizen_id
+from govbus_devtools.demo.parts import CitizenLogin
+from govbus_devtools.demo.sample_data import birth, citizen_id, death, household_cancelled
 from tests.integration.helpers import birth_subscription, start_worker, wait_until
 from tests.integration.test_gateway import ISSUER, Gateway, problem, rsa_key, token
 from tests.keys import delivery_id

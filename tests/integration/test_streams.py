@@ -16,8 +16,6 @@ from typing import Any
 import pytest
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
-from govbus_devtools.demo.sample_data import birth
-from govbus_devtools.devenv.worker import WorkerProcess
 
 from govbus import policy_store
 from govbus.adapters.publisher import Publisher, PublishError
@@ -34,6 +32,8 @@ from govbus.schemas.codec import AvroCodec
 from govbus.schemas.envelope import Envelope
 from govbus.schemas.topics import delivery_topic
 from govbus.streams.masking import mask_citizen_id, mask_mobile, mask_name
+from govbus_devtools.demo.sample_data import birth
+from govbus_devtools.devenv.worker import WorkerProcess
 from tests.corpus import cases
 from tests.integration.helpers import (
     APPROVAL,

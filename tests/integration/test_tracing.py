@@ -24,8 +24,6 @@ from typing import Any
 
 import redis
 from confluent_kafka import Consumer, TopicPartition
-from govbus_devtools.demo.sample_data import birth
-from govbus_devtools.devenv.process import free_port
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
@@ -46,6 +44,8 @@ from govbus.streams.messages import InMessage
 from govbus.streams.pipeline import Pipeline
 from govbus.streams.sink import TransactionalSink
 from govbus.streams.validate import Validator
+from govbus_devtools.demo.sample_data import birth
+from govbus_devtools.devenv.process import free_port
 from tests.integration.helpers import birth_subscription, read, start_worker
 from tests.keys import delivery_id
 

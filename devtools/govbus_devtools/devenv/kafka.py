@@ -16,9 +16,11 @@ import time
 from importlib import resources
 from pathlib import Path
 
+from confluent_kafka.admin import AdminClient
+
 from govbus.config import LocalRuntimeSettings
 from govbus.errors import ServiceUnavailableError
-from govbus.probes import kafka_brokers, kafka_ready, partition_leader
+from govbus.probes import kafka_answers
 from govbus_devtools.devenv.packages import ensure_commands
 from govbus_devtools.devenv.process import Managed, require_free_port, wait_until
 
@@ -118,7 +120,7 @@ class LocalKafka:
         return self.process.stop(timeout_s=5, sig=signal.SIGKILL)
 
     def ready(self) -> bool:
-        return kafka_ready(self.bootstrap)
+        return kafka_answers({"bootstrap.servers": self.bootstrap})
 
     def fetch(self) -> None:
         """Gather the broker classpath with Maven into the cache, once per version."""
@@ -371,3 +373,26 @@ class KafkaCluster:
     def wipe(self) -> None:
         for node in self.nodes:
             node.wipe()
+
+
+def _admin(bootstrap: str) -> AdminClient:
+    """The local cluster listens in plaintext on loopback (its SASL listener is for tests)."""
+    return AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 2000, "log_level": 0})
+
+
+def kafka_brokers(bootstrap: str) -> set[int]:
+    """The broker ids the cluster's metadata lists; empty if it does not answer."""
+    try:
+        return set(_admin(bootstrap).list_topics(timeout=3).brokers)
+    except Exception:
+        return set()
+
+
+def partition_leader(bootstrap: str, topic: str, partition: int) -> int | None:
+    """The broker id leading this partition, per fresh metadata; None if it has no leader
+    (or the cluster does not answer)."""
+    try:
+        meta = _admin(bootstrap).list_topics(topic, timeout=5).topics[topic].partitions[partition]
+    except Exception:
+        return None
+    return int(meta.leader) if meta.leader >= 0 else None

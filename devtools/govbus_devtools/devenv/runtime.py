@@ -38,7 +38,7 @@ class Runtime:
         if self.conn.kafka_bootstrap is None:
             lines.append(self.kafka.up())
         else:
-            _require(kafka_ready(self.conn.bootstrap), f"Kafka at {self.conn.bootstrap}")
+            _require(kafka_ready(self.conn), f"Kafka at {self.conn.bootstrap}")
             lines.append(f"kafka external at {self.conn.bootstrap}")
         if self.conn.redis_url is None:
             lines.append(self.redis.up())
@@ -66,9 +66,7 @@ class Runtime:
     def status(self) -> list[ServiceStatus]:
         if self.conn.kafka_bootstrap is not None:
             kafka = [
-                ServiceStatus(
-                    "kafka", self.conn.bootstrap, False, None, kafka_ready(self.conn.bootstrap)
-                )
+                ServiceStatus("kafka", self.conn.bootstrap, False, None, kafka_ready(self.conn))
             ]
         else:
             kafka = [

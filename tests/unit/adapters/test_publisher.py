@@ -8,10 +8,10 @@ from collections import Counter
 from collections.abc import Callable
 
 import pytest
-from govbus_devtools.demo.sample_data import birth
 
 from govbus.adapters.publisher import PARTITION_BUCKETS, EventEncoder, PublishError, partition_key
 from govbus.schemas.catalogue import default_catalogue
+from govbus_devtools.demo.sample_data import birth
 from tests.corpus import X_ID, full_width
 
 BIRTH = "gov.health.birth_registered"

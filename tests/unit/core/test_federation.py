@@ -14,7 +14,6 @@ import random
 from typing import Any
 
 import pytest
-from govbus_devtools.demo.sample_data import birth, citizen_id
 
 from govbus.adapters.federation_bridge import malformed, relayed
 from govbus.adapters.publisher import EventEncoder
@@ -32,6 +31,7 @@ from govbus.schemas.topics import AUDIT, DLQ, check_source, delivery_topic, spli
 from govbus.streams.masking import mask_citizen_id, mask_mobile, mask_name
 from govbus.streams.messages import InMessage, Output
 from govbus.streams.pipeline import Pipeline
+from govbus_devtools.demo.sample_data import birth, citizen_id
 from tests.corpus import full_width
 from tests.keys import BUS, delivery_id
 from tests.unit.streams.test_pipeline import ListSink, decode, make_pipeline, schemas_in

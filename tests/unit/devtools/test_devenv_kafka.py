@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from govbus_devtools.devenv.kafka import KafkaCluster, LocalKafka
-
 from govbus.config import LocalRuntimeSettings
+from govbus_devtools.devenv.kafka import KafkaCluster, LocalKafka
 
 
 def settings(tmp_path: Path, brokers: int) -> LocalRuntimeSettings:

@@ -10,8 +10,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
+from govbus.delivery_reader import Received
 from govbus.gateway import cursor as cursors
-from govbus.gateway.reader import Received
 from govbus.gateway.routes_events import cloudevent_body, cloudevent_json
 from govbus.schemas.envelope import Envelope
 

@@ -10,7 +10,6 @@ import random
 
 import httpx
 import pytest
-from govbus_devtools.demo.sample_data import birth
 
 from govbus.adapters.publisher import EventEncoder
 from govbus.config import KeySettings
@@ -20,6 +19,7 @@ from govbus.schemas.codec import AvroCodec
 from govbus.schemas.registry import RegistryError, SchemaRegistryClient
 from govbus.streams.messages import Accepted, InMessage
 from govbus.streams.validate import Validator
+from govbus_devtools.demo.sample_data import birth
 
 CATALOGUE = default_catalogue()
 

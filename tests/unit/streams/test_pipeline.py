@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from govbus_devtools.demo.sample_data import birth
 
 from govbus.adapters.publisher import EventEncoder
 from govbus.config import KeySettings
@@ -27,6 +26,7 @@ from govbus.streams.masking import mask_citizen_id, mask_name
 from govbus.streams.messages import InMessage, Output
 from govbus.streams.pipeline import Pipeline
 from govbus.streams.validate import Validator
+from govbus_devtools.demo.sample_data import birth
 from tests.keys import delivery_id
 
 CATALOGUE = default_catalogue()

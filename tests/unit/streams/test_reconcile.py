@@ -10,8 +10,8 @@ import pytest
 import typer
 
 from govbus.cli.reconcile import parse_since
-from govbus.reconcile import Copy, Input, late_copies, late_gaps, reconcile
 from govbus.schemas.audit import AuditRecord
+from govbus.streams.reconcile import Copy, Input, late_copies, late_gaps, reconcile
 
 T = "govbus.events.health.birth_registered.v2"
 
