@@ -33,7 +33,7 @@ from govbus.gateway.app import create_app
 from govbus.gateway.consume import Consumption
 from govbus.gateway.keystore import KeyStore
 from govbus.gateway.reader import DeliveryDecoder
-from tests.corpus import full_width
+from tests.corpus import X_ID, non_canonical_forms
 from tests.integration.helpers import birth_subscription, start_worker, wait_until
 from tests.keys import delivery_id
 
@@ -499,11 +499,13 @@ def test_http_publish_is_validated_owned_and_idempotent(setup: dict[str, Any]) -
     problem(r, 422, "identifier-citizen_id")
     assert bad["mother_id"] not in r.text
     mother = body["mother_id"]
-    for non_canonical in (mother + "\n", mother[:2] + full_width(mother[2:17]) + mother[17]):
+    forms = {**non_canonical_forms(mother), "lower-case-x": X_ID.replace("X", "x")}
+    for form, non_canonical in forms.items():
         r = httpx.post(
             url, json={**body, "mother_id": non_canonical}, headers={"X-API-Key": health}
         )
         problem(r, 422, "identifier-citizen_id")
+        assert "mother_id" in r.json()["detail"], form
     problem(
         httpx.post(url, json={**body, "weight_g": "heavy"}, headers={"X-API-Key": health}),
         422,
