@@ -40,7 +40,6 @@ from govbus.schemas.envelope import Envelope, EnvelopeError, parse_time
 from govbus.schemas.topics import DLQ, check_party_id, event_topic
 
 log = logging.getLogger(__name__)
-AVRO = "application/avro"
 PUBLISH_TIMEOUT_S = 60.0
 BACKOFF_S = (0.5, 1.0, 2.0, 5.0, 10.0)
 
@@ -135,7 +134,7 @@ class Bridge:
         self.wait_s = wait_s
         self._owns_http = http is None
         self.http = http or httpx.Client(base_url=peer_gateway, timeout=wait_s + 30)
-        self.headers = {"X-API-Key": api_key, "Accept": AVRO}
+        self.headers = {"X-API-Key": api_key, "Accept": "application/json"}
         self.stats = BridgeStats()
         self._cursor: str | None = None  # None: resume from the last ack at the peer
 
@@ -151,7 +150,8 @@ class Bridge:
 
     def run_once(self) -> int:
         """Pull a page, publish it here, ack it there. Returns the events relayed."""
-        params: dict[str, Any] = {"limit": self.limit, "wait": self.wait_s}
+        # JSON pages whose data are the delivered Avro bytes (data_base64): relayed as they are.
+        params: dict[str, Any] = {"limit": self.limit, "wait": self.wait_s, "data": "avro"}
         if self._cursor:
             params["cursor"] = self._cursor
         response = self.http.get("/v1/events", params=params, headers=self.headers)

@@ -22,6 +22,7 @@ from govbus.gateway import (
     routes_events,
     routes_inbound,
     routes_publish,
+    routes_standards,
 )
 from govbus.gateway.assertions import CitizenAssertions
 from govbus.gateway.audit import GatewayAudit
@@ -109,7 +110,10 @@ def create_app(
         version="0.1.0",
         lifespan=lifespan,
         description="Subscribing departments read only their own deliveries.",
+        docs_url=None,  # served below from local assets, not a CDN
+        redoc_url=None,
     )
+    routes_standards.install_docs(app)
     install(app)
     access_log.install()
     clients = ClientLimiter(settings.client_rate_per_second, settings.client_burst)
@@ -167,4 +171,5 @@ def create_app(
     app.include_router(routes_admin.router)
     app.include_router(routes_inbound.router)
     app.include_router(routes_citizens.router)
+    app.include_router(routes_standards.router)
     return app

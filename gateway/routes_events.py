@@ -9,7 +9,7 @@ import datetime as dt
 import json
 import time
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi import Path as PathParam
@@ -21,9 +21,11 @@ from sse_starlette.sse import EventSourceResponse
 from govbus import telemetry
 from govbus.delivery_reader import Received
 from govbus.gateway import cursor as cursors
+from govbus.gateway import media
 from govbus.gateway.auth import Principal
 from govbus.gateway.consume import Page
 from govbus.gateway.deps import Services, ServicesDep, SubscriberDep, parse_cursor
+from govbus.gateway.media import negotiate
 from govbus.gateway.problems import PROBLEM_RESPONSES, Problem
 from govbus.schemas.jsonvalues import to_json
 
@@ -41,9 +43,19 @@ class PulledPage(BaseModel):
     cursor: str = Field(description="where the next pull starts; ack it once processed")
 
 
-def cloudevent_body(item: Received, *, avro: bool = False) -> dict[str, Any]:
+def schema_url(dataschema: str, base: str) -> str:
+    """``govbus:schema:<fingerprint>`` (as on the delivery topic) as the gateway URL that
+    serves that schema; with no ``base``, or any other value, unchanged."""
+    prefix, _, fingerprint = dataschema.rpartition(":")
+    if base and prefix == "govbus:schema" and fingerprint:
+        return f"{base.rstrip('/')}/v1/schemas/{fingerprint}"
+    return dataschema
+
+
+def cloudevent_body(item: Received, *, avro: bool = False, base: str = "") -> dict[str, Any]:
     """CloudEvents JSON format, without the reader's cursor. With ``avro`` the data is the
-    delivered Avro single-object bytes in ``data_base64`` (schema: GET /v1/schemas/{fp})."""
+    delivered Avro single-object bytes in ``data_base64``. ``dataschema`` is the URL of the
+    data's Avro schema on the gateway at ``base`` (GET /v1/schemas/{fingerprint})."""
     env = item.envelope
     event: dict[str, Any] = {
         "specversion": "1.0",
@@ -52,7 +64,7 @@ def cloudevent_body(item: Received, *, avro: bool = False) -> dict[str, Any]:
         "type": env.ce_type,
         "subject": env.subject,
         "time": env.time.isoformat(),
-        "dataschema": env.dataschema,
+        "dataschema": schema_url(env.dataschema, base),
         "govbussubscription": item.subscription,
     }
     if item.traceparent:  # CloudEvents distributed-tracing extension
@@ -69,14 +81,14 @@ def cloudevent_body(item: Received, *, avro: bool = False) -> dict[str, Any]:
     return event
 
 
-def cloudevent_json(item: Received, cursor: str, *, avro: bool = False) -> str:
+def cloudevent_json(item: Received, cursor: str, *, avro: bool = False, base: str = "") -> str:
     """The event as JSON text with ``govbuscursor``, the cursor (token) after it. What every reader
     shares is rendered once per delivery (measured: with 100 SSE readers, rendering each
     event per reader was a large part of the gateway's time); only the cursor is per reader."""
-    variant = "avro" if avro else "json"
+    variant = ("avro" if avro else "json") + base
     head = item.rendered.get(variant)
     if head is None:
-        head = json.dumps(cloudevent_body(item, avro=avro), ensure_ascii=False)[:-1]
+        head = json.dumps(cloudevent_body(item, avro=avro, base=base), ensure_ascii=False)[:-1]
         item.rendered[variant] = head
     # Cursor tokens are URL-safe base64: nothing in them needs JSON escaping.
     return f'{head}, "govbuscursor": "{cursor}"}}'
@@ -103,11 +115,23 @@ async def pull(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
     wait: Annotated[float, Query(ge=0, le=30, description="long-poll seconds")] = 0,
     from_time: Annotated[dt.datetime | None, Query(description="replay from (RFC 3339)")] = None,
+    data: Annotated[
+        Literal["json", "avro"],
+        Query(description="in JSON pages: data as JSON, or its Avro bytes in data_base64"),
+    ] = "json",
     accept: Annotated[str | None, Header()] = None,
 ) -> Response:
     """Your deliveries after ``cursor`` (or after your last ack, or from ``from_time``).
-    Pass the returned cursor to the next pull, and ack it once processed. With
-    ``Accept: application/avro`` each event carries its Avro bytes in ``data_base64``."""
+    Pass the returned cursor to the next pull, and ack it once processed.
+
+    ``Accept: application/json`` (the default): CloudEvents JSON; with ``data=avro`` each
+    event carries its Avro bytes in ``data_base64``. ``Accept: application/avro`` (or
+    ``application/vnd.apache.avro+binary``, ``avro/binary``): the page as an Avro object
+    container file holding one ``DeliveryPage`` record (schema embedded), each event's data
+    its Avro single-object bytes. Any other type: 406."""
+    chosen = negotiate(accept)
+    if chosen is None:
+        raise Problem(406, "not-acceptable", f"pages are offered as {media.OFFERED}")
     if limit > svc.settings.pull_max:
         raise Problem(422, "limit-too-large", f"limit is at most {svc.settings.pull_max}")
     page = await svc.consumption.pull(
@@ -118,12 +142,37 @@ async def pull(
         from_time=from_time,
     )
     audit_reads(svc, who, page, request)
-    avro = "application/avro" in (accept or "")
+    base = str(request.base_url)
+    variant, media_type = chosen
+    if variant == "avro":
+        records = [avro_record(item, cursors.encode(after), base) for item, after in page.events]
+        body = media.avro_page(records, cursors.encode(page.cursor))
+        return Response(body, media_type=media_type)
     events = ", ".join(
-        cloudevent_json(item, cursors.encode(after), avro=avro) for item, after in page.events
+        cloudevent_json(item, cursors.encode(after), avro=data == "avro", base=base)
+        for item, after in page.events
     )
-    body = f'{{"events": [{events}], "cursor": "{cursors.encode(page.cursor)}"}}'
-    return Response(body.encode(), media_type="application/json")
+    text = f'{{"events": [{events}], "cursor": "{cursors.encode(page.cursor)}"}}'
+    return Response(text.encode(), media_type=media_type)
+
+
+def avro_record(item: Received, cursor: str, base: str) -> dict[str, Any]:
+    """One event of an Avro ``DeliveryPage`` (gateway/media.py)."""
+    env = item.envelope
+    return {
+        "id": env.id,
+        "source": env.source,
+        "type": env.ce_type,
+        "subject": env.subject,
+        "time": env.time.isoformat(),
+        "dataschema": schema_url(env.dataschema, base),
+        "subscription": item.subscription,
+        "traceparent": item.traceparent or None,
+        "corrects": env.corrects,
+        "amendment": env.amendment,
+        "cursor": cursor,
+        "data": item.raw,
+    }
 
 
 @router.post("/ack", status_code=204)
@@ -156,6 +205,7 @@ async def stream(
     first = await svc.consumption.pull(who.department, cursor=position, limit=100, wait_s=0)
 
     recheck_s = svc.settings.stream_recheck_s
+    base = str(request.base_url)
 
     def error_event(exc: Problem) -> bytes:
         body = {"status": exc.status, "type": exc.code, "detail": exc.detail}
@@ -176,7 +226,9 @@ async def stream(
                 tokens = [cursors.encode(after) for _, after in page.events]
                 yield b"".join(
                     ServerSentEvent(
-                        cloudevent_json(item, token), id=token, event="govbus.delivery"
+                        cloudevent_json(item, token, base=base),
+                        id=token,
+                        event="govbus.delivery",
                     ).encode()
                     for (item, _), token in zip(page.events, tokens, strict=True)
                 )
@@ -204,7 +256,8 @@ async def schema(
     svc: ServicesDep,
     who: SubscriberDep,
 ) -> dict[str, Any]:
-    """The Avro schema of a delivery (the ``dataschema`` is ``govbus:schema:<fingerprint>``)."""
+    """The Avro schema of a delivery: the URL in each delivery's ``dataschema`` (on the
+    delivery topic itself ``govbus:schema:<fingerprint>``)."""
     decoder = svc.consumption.decoder
     found = decoder.codec.schema(bytes.fromhex(fingerprint))
     if found is None:

@@ -43,7 +43,27 @@ X_ID = "11010519491231002X"
 
 def full_width(digits: str) -> str:
     """ASCII digits as full-width ones (U+FF10...): int() reads them, the bus must not."""
-    return "".join(chr(0xFF10 + int(c)) if c.isdigit() else c for c in digits)
+    return in_script(digits, 0xFF10)
+
+
+def in_script(digits: str, zero: int) -> str:
+    """ASCII digits written in the decimal digits (Unicode Nd) that start at ``zero``:
+    0x0660 Arabic-Indic, 0x0966 Devanagari, 0xFF10 full-width..."""
+    return "".join(chr(zero + int(c)) if c in "0123456789" else c for c in digits)
+
+
+def non_canonical_forms(value: str) -> dict[str, str]:
+    """A valid identifier in forms that differ from it only in writing: each must be
+    refused wherever it comes in."""
+    return {
+        "trailing-newline": value + "\n",
+        "trailing-space": value + " ",
+        "leading-space": " " + value,
+        "ideographic-space": value + "\u3000",
+        "full-width-digits": value[:2] + full_width(value[2:]),
+        "arabic-indic-digits": value[:2] + in_script(value[2:], 0x0660),
+        "devanagari-digits": in_script(value, 0x0966),
+    }
 
 
 def _headers(headers: list[tuple[str, bytes]], **override: bytes | None) -> list[tuple[str, bytes]]:

@@ -14,6 +14,7 @@ from govbus.adapters import outbox as outbox_ddl
 from govbus.adapters.batch_loader import BatchLoader
 from govbus.adapters.outbox_relay import OutboxRelay, pending_counts
 from govbus.adapters.publisher import Publisher
+from govbus.cli.output import JsonOption, emit
 from govbus.config import ConnectionSettings, load
 from govbus.logs import setup_logging
 
@@ -53,9 +54,13 @@ def relay(
 
 
 @outbox_app.command()
-def status(dsn: Dsn = None, table: Table = outbox_ddl.DEFAULT_TABLE) -> None:
+def status(
+    dsn: Dsn = None, table: Table = outbox_ddl.DEFAULT_TABLE, as_json: JsonOption = False
+) -> None:
     """Rows by status: pending, sent, rejected."""
-    console.print(pending_counts(_dsn(dsn), table))
+    counts = pending_counts(_dsn(dsn), table)
+    rows = [{"status": k, "rows": v} for k, v in sorted(counts.items())]
+    emit(console, ["status", "rows"], rows, as_json=as_json)
 
 
 def load_file(

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from govbus.audit_log import committed_heads, read_audit
+from govbus.cli.output import print_whole
 from govbus.config import ConnectionSettings, load
 from govbus.schemas.audit import AuditRecord, verify, verify_heads
 
@@ -56,6 +57,8 @@ def trace(
     first = records[0]
     console.print(f"[bold]{first.type}.v{first.version}[/] from {first.source}, event {event_id}")
     table = Table("at", "step", "who", "details")
+    for column in table.columns[:3]:
+        column.no_wrap = True
     for r in records:
         who = r.subscriber or r.source
         if r.kind == "delivered":
@@ -66,7 +69,7 @@ def trace(
         else:
             details = r.input
         table.add_row(r.at[:23], r.kind, who, details)
-    console.print(table)
+    print_whole(console, table)
     traces = event_traces(records)
     for trace_id, what in traces.items():
         console.print(f"trace {trace_id} ({what}): {jaeger.rstrip('/')}/trace/{trace_id}")

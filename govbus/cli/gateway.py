@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from govbus import telemetry
+from govbus.cli.output import JsonOption, emit
 from govbus.config import (
     DEV_ONLY_SECRET,
     ConnectionSettings,
@@ -71,7 +71,7 @@ def issue(
     path (direct database access): the first admin keys of the bureau and of each
     department come from here; from then on admins issue keys through the gateway, within
     their powers (docs/security.md)."""
-    console.print(_store().issue(department, role))
+    typer.echo(_store().issue(department, role))  # plain: never wrapped or styled
 
 
 @keys_app.command()
@@ -81,14 +81,19 @@ def revoke(key_id: Annotated[str, typer.Argument(help="the id part of gbk_<id>_.
 
 
 @keys_app.command("list")
-def list_() -> None:
+def list_(as_json: JsonOption = False) -> None:
     """Keys by id, department, roles and state (never the secrets)."""
-    table = Table("key id", "department", "roles", "created", "revoked")
-    for key_id, department, roles, created, revoked in _store().all_keys():
-        table.add_row(
-            key_id, department, ",".join(roles), str(created)[:19], str(revoked or "")[:19]
-        )
-    console.print(table)
+    rows = [
+        {
+            "key id": key_id,
+            "department": department,
+            "roles": list(roles) if as_json else ",".join(roles),
+            "created": created.isoformat() if as_json else str(created)[:19],
+            "revoked": (revoked.isoformat() if as_json else str(revoked)[:19]) if revoked else None,
+        }
+        for key_id, department, roles, created, revoked in _store().all_keys()
+    ]
+    emit(console, ["key id", "department", "roles", "created", "revoked"], rows, as_json=as_json)
 
 
 acl_app = typer.Typer(

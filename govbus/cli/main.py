@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import sys
 from importlib.metadata import entry_points
+from typing import Annotated
 
 import typer
 from rich.console import Console
 
+from govbus import __version__
 from govbus.cli import (
     adapters,
     audit,
@@ -30,6 +32,25 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"govbus {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="print the version"),
+    ] = False,
+) -> None:
+    """govbus: publish a government fact once; every entitled department receives only its
+    fields, masked as agreed, traced and audited."""
+
+
 app.add_typer(streams.app, name="streams")
 app.add_typer(schemas.app, name="schemas")
 app.add_typer(policy.app, name="policy")

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
+from govbus.cli.output import JsonOption, emit
 from govbus.config import LocalRuntimeSettings, load
 from govbus_devtools.demo.crossprovince import PEER_IN_A
 from govbus_devtools.devenv.peer import PeerRuntime
@@ -72,15 +72,18 @@ def down(brokers: Brokers = None) -> None:
 
 
 @app.command()
-def status(brokers: Brokers = None) -> None:
+def status(brokers: Brokers = None, as_json: JsonOption = False) -> None:
     """Show each service (each Kafka node), where it is, and whether it answers."""
-    table = Table("service", "where", "started by govbus", "pid", "answers")
-    for s in _runtime(brokers).status():
-        table.add_row(
-            s.name,
-            s.where,
-            "yes" if s.managed else "no (external)",
-            str(s.pid or "-"),
-            "[green]yes[/]" if s.ready else "[red]no[/]",
-        )
-    console.print(table)
+    rows = [
+        {
+            "service": s.name,
+            "where": s.where,
+            "started by govbus": s.managed,
+            "pid": s.pid,
+            "answers": s.ready,
+        }
+        for s in _runtime(brokers).status()
+    ]
+    emit(
+        console, ["service", "where", "started by govbus", "pid", "answers"], rows, as_json=as_json
+    )

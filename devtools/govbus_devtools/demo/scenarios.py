@@ -1,5 +1,6 @@
-"""The seed scenarios of ../shared/DOMAIN.md as a plan: which department publishes which fact,
-through which adapter, in what order. Pure data; govbus_devtools.demo.run carries it out."""
+"""The seed scenarios (the domain's "get one thing done" cases) as a plan: which department
+publishes which fact, through which adapter, in what order. Pure data; govbus_devtools.demo.run
+carries it out."""
 
 from __future__ import annotations
 

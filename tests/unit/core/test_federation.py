@@ -114,7 +114,7 @@ def birth_in_a(seed: int, **override: Any) -> tuple[InMessage, dict[str, Any], s
 
 
 def as_pulled(out: Output, traceparent: str = "") -> dict[str, Any]:
-    """A delivery as province_b pulls it from A's gateway with Accept: application/avro."""
+    """A delivery as province_b pulls it from A's gateway with data=avro (bytes in data_base64)."""
     env = Envelope.from_headers(out.headers)
     event: dict[str, Any] = {
         "id": env.id,

@@ -200,3 +200,29 @@ def test_a_lower_case_check_x_is_refused(seq: int) -> None:
 def test_lower_case_letters_in_a_credit_code_are_refused() -> None:
     assert check_credit_code("91350100m000100y43") is not None
     assert check_credit_code("9144030071526726xg") is not None
+
+
+# Every character Python calls whitespace (Unicode White_Space, and the separators and
+# controls str.strip() removes), not only the common ones listed above.
+ALL_SPACES = [chr(c) for c in range(0x110000) if chr(c).isspace()]
+any_space = st.sampled_from(ALL_SPACES)
+
+
+@pytest.mark.parametrize("kind", sorted(CANONICAL))
+@given(before=st.text(any_space, max_size=2), after=st.text(any_space, max_size=2))
+def test_any_unicode_whitespace_around_an_identifier_is_refused(
+    kind: str, before: str, after: str
+) -> None:
+    check, good = CANONICAL[kind]
+    value = before + good + after
+    assert (check(value) is None) is (value == good)
+
+
+@pytest.mark.parametrize("kind", sorted(CANONICAL))
+@given(data=st.data())
+def test_any_non_ascii_character_anywhere_is_refused(kind: str, data: st.DataObject) -> None:
+    check, good = CANONICAL[kind]
+    pos = data.draw(st.integers(0, len(good)))
+    char = data.draw(st.characters(min_codepoint=0x80))
+    assert check(good[:pos] + char + good[pos:]) is not None
+    assert check(good[:pos] + char + good[pos + 1 :]) is not None
