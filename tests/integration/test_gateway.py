@@ -31,6 +31,7 @@ from govbus.gateway import cursor as cursors
 from govbus.gateway.app import create_app
 from govbus.gateway.consume import Consumption
 from govbus.gateway.keystore import KeyStore
+from govbus.schemas.envelope import SCHEMA_REF_PREFIX
 from govbus_devtools.demo.sample_data import birth
 from govbus_devtools.devenv.process import free_port
 from tests.corpus import full_width
@@ -537,7 +538,7 @@ def test_avro_on_request_decodes_with_the_served_schema(setup: dict[str, Any]) -
     assert "data" not in binary
     raw = base64.b64decode(binary["data_base64"])
     assert raw[:2] == b"\xc3\x01"
-    fingerprint = binary["dataschema"].removeprefix("govbus:schema:")
+    fingerprint = binary["dataschema"].removeprefix(SCHEMA_REF_PREFIX)
     schema = httpx.get(f"{gw.url}/v1/schemas/{fingerprint}", headers={"X-API-Key": key}).json()
     codec = AvroCodec()
     codec.register(schema)
