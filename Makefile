@@ -14,6 +14,9 @@ HELM := $(TOOLS)/helm-$(HELM_VERSION)
 COMPOSE_GO_VERSION := v2.4.9
 COMPOSE_SCHEMA := $(TOOLS)/compose-spec-$(COMPOSE_GO_VERSION).json
 DEPLOY_ENV := GOVBUS_HELM=$(HELM) GOVBUS_COMPOSE_SCHEMA=$(COMPOSE_SCHEMA)
+# `make test` spreads the test files over TEST_PROCS processes (pytest-xdist, a file stays in one
+# process); each starts a runtime of its own once (tests/conftest.py shifts its ports).
+TEST_PROCS ?= 2
 
 .PHONY: setup demo test soak lint check unit tools deploy-check up down status clean help
 .DEFAULT_GOAL := help
@@ -49,7 +52,7 @@ lint: setup  ## ruff (lint + format), mypy strict, the import contract, the sche
 check: lint unit  ## the fast inner loop: lint, types, import contract, unit tests (no services)
 
 unit: setup  ## only the unit tests (no services)
-	$(BIN)/pytest tests/unit
+	$(BIN)/pytest -n $(TEST_PROCS) tests/unit
 
 tools: $(HELM) $(COMPOSE_SCHEMA)  ## pinned helm (built from the Go module proxy) and the compose-spec schema
 
@@ -72,7 +75,8 @@ deploy-check: setup tools  ## helm lint + template against Kubernetes schemas, c
 	$(DEPLOY_ENV) $(BIN)/pytest tests/deploy
 
 test: lint tools  ## everything: lint, types, then every test against a real runtime of its own (not the soak)
-	GOVBUS_REQUIRE_INTEGRATION=1 $(DEPLOY_ENV) $(BIN)/pytest -m "not soak"
+	GOVBUS_REQUIRE_INTEGRATION=1 $(DEPLOY_ENV) $(BIN)/pytest -m "not soak" \
+	  -n $(TEST_PROCS) --dist loadfile --durations=25
 
 soak: setup  ## the fault suite on a 3-broker cluster under load (minutes; results in docs/soak.md)
 	GOVBUS_REQUIRE_INTEGRATION=1 $(BIN)/pytest -m soak -s -p no:cacheprovider 2>&1 \

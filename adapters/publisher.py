@@ -27,7 +27,7 @@ from govbus.errors import GovbusError
 from govbus.kafka_config import client_config
 from govbus.schemas.catalogue import Catalogue, EventType, default_catalogue
 from govbus.schemas.codec import AvroCodec, CodecError
-from govbus.schemas.envelope import Envelope, HeaderList, KafkaHeaders
+from govbus.schemas.envelope import Envelope, HeaderList, KafkaHeaders, schema_ref
 from govbus.schemas.errors import ReasonedError
 from govbus.schemas.models import EventModel
 from govbus.schemas.registry import SchemaRegistryClient
@@ -135,7 +135,7 @@ class EventEncoder:
             version=event.version,
             subject="",  # the bus computes it from the record
             time=time or dt.datetime.now(dt.UTC),
-            dataschema=f"govbus:schema:{fp.hex()}",
+            dataschema=schema_ref(fp),
             correlation_id=correlation_id,
             causation_id=causation_id,
             corrects=corrects,

@@ -44,8 +44,14 @@ REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 def create_app(
-    conn: ConnectionSettings | None = None, settings: GatewaySettings | None = None
+    conn: ConnectionSettings | None = None,
+    settings: GatewaySettings | None = None,
+    services: Services | None = None,
 ) -> FastAPI:
+    """The gateway. ``services``: its clients (key store, rate limiter, Kafka reader, stores...)
+    handed in, e.g. in-memory fakes for in-process route tests; by default the lifespan builds
+    them from ``conn`` and ``settings``. Routes reach them through ``deps.services``, a FastAPI
+    dependency that tests may also override."""
     conn = conn or load(ConnectionSettings)
     settings = settings or load(GatewaySettings)
 
@@ -108,12 +114,14 @@ def create_app(
     app = FastAPI(
         title="govbus gateway",
         version="0.1.0",
-        lifespan=lifespan,
+        lifespan=lifespan if services is None else None,  # handed in: nothing to build
         description="Subscribing departments read only their own deliveries.",
         docs_url=None,  # served below from local assets, not a CDN
         redoc_url=None,
     )
     routes_standards.install_docs(app)
+    if services is not None:
+        app.state.services = services
     install(app)
     access_log.install()
     clients = ClientLimiter(settings.client_rate_per_second, settings.client_burst)

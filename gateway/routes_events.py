@@ -27,6 +27,7 @@ from govbus.gateway.consume import Page
 from govbus.gateway.deps import Services, ServicesDep, SubscriberDep, parse_cursor
 from govbus.gateway.media import negotiate
 from govbus.gateway.problems import PROBLEM_RESPONSES, Problem
+from govbus.schemas.envelope import SCHEMA_REF_PREFIX
 from govbus.schemas.jsonvalues import to_json
 
 router = APIRouter(prefix="/v1/events", tags=["subscribers"], responses=PROBLEM_RESPONSES)
@@ -46,8 +47,8 @@ class PulledPage(BaseModel):
 def schema_url(dataschema: str, base: str) -> str:
     """``govbus:schema:<fingerprint>`` (as on the delivery topic) as the gateway URL that
     serves that schema; with no ``base``, or any other value, unchanged."""
-    prefix, _, fingerprint = dataschema.rpartition(":")
-    if base and prefix == "govbus:schema" and fingerprint:
+    fingerprint = dataschema.removeprefix(SCHEMA_REF_PREFIX)
+    if base and fingerprint and fingerprint != dataschema:
         return f"{base.rstrip('/')}/v1/schemas/{fingerprint}"
     return dataschema
 

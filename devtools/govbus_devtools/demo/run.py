@@ -41,7 +41,7 @@ from govbus.policy import PolicyDocument, load_policy_file
 from govbus.schemas.audit import AuditRecord
 from govbus.schemas.catalogue import default_catalogue
 from govbus.schemas.codec import AvroCodec
-from govbus.schemas.envelope import Envelope
+from govbus.schemas.envelope import Envelope, schema_ref
 from govbus.schemas.jsonvalues import to_json
 from govbus.schemas.topics import delivery_topic
 from govbus_devtools.demo.civil_registry import DEATH, CivilRegistry
@@ -274,7 +274,7 @@ class DemoRun:
             version=event.version,
             subject="",  # the bus computes it
             time=dt.datetime.now(dt.UTC),
-            dataschema=f"govbus:schema:{fp.hex()}",
+            dataschema=schema_ref(fp),
             correlation_id=step.correlation_id,
         )
         producer = Producer({"bootstrap.servers": self.conn.bootstrap, "acks": "all"})
