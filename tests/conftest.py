@@ -37,7 +37,7 @@ TEST_RUNTIME_ENV = {
 XDIST_PORT_STRIDE = 200
 
 
-def _runtime_env(base: dict[str, str], xdist_worker: str | None) -> dict[str, str]:
+def runtime_env(base: dict[str, str], xdist_worker: str | None) -> dict[str, str]:
     """The session runtime's settings for this process (gw<N> is xdist's N-th process)."""
     if not xdist_worker:
         return dict(base)
@@ -51,7 +51,7 @@ def _runtime_env(base: dict[str, str], xdist_worker: str | None) -> dict[str, st
 # Before any settings are read; worker subprocesses inherit these.
 if os.environ.get("GOVBUS_TEST_RUNTIME") != "shared":
     _base = {key: os.environ.get(key, value) for key, value in TEST_RUNTIME_ENV.items()}
-    os.environ.update(_runtime_env(_base, os.environ.get("PYTEST_XDIST_WORKER")))
+    os.environ.update(runtime_env(_base, os.environ.get("PYTEST_XDIST_WORKER")))
 
 from govbus import telemetry  # noqa: E402
 from govbus.config import ConnectionSettings, LocalRuntimeSettings, load  # noqa: E402
