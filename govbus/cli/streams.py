@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 from typing import Annotated
 
 import typer
@@ -21,7 +20,6 @@ app = typer.Typer(
     help="Run the stream processors (Faust): validate, route, mask, deliver.", no_args_is_help=True
 )
 log = logging.getLogger("govbus.streams")
-GIL_SWITCH_S = 0.001
 
 
 def prepare_cluster(
@@ -87,9 +85,6 @@ def run() -> None:
 
     setup_logging()
     warn_unknown_settings()
-    # The lanes' runners share the interpreter: a real-time batch waiting for the lock while
-    # a bulk batch is decided gets it after this long (default 5 ms, paid at every IO call).
-    sys.setswitchinterval(GIL_SWITCH_S)
     telemetry.setup("govbus-streams")
     conn, streams, keys = load(ConnectionSettings), load(StreamsSettings), load(KeySettings)
     if keys.uses_dev_defaults:

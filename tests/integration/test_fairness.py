@@ -181,15 +181,18 @@ def run_fairness(
         output = (tmp_path / "load.log").read_text()
         assert loader.returncode == 0, output
         assert f"published {records}" in output, output
-        assert drained is not None, f"bulk load not delivered: {tail.bulk_delivered}/{records}"
-        assert wait_until(lambda: len(tail.latencies_s) >= sent, 60)
+        wait_until(lambda: len(tail.latencies_s) >= sent, 60)
         measured = p99(tail.latencies_s)
+        took = drained or time.monotonic() - started
         print(
-            f"\n[measured] lane={BULK_LANE} bulk={records} loaded+delivered in {drained:.0f}s "
-            f"({records / drained:.0f}/s); real-time events={len(tail.latencies_s)} "
+            f"\n[measured] lane={BULK_LANE} bulk={tail.bulk_delivered}/{records} loaded and "
+            f"delivered in {took:.0f}s ({tail.bulk_delivered / took:.0f}/s); real-time "
+            f"events={len(tail.latencies_s)}/{sent} "
             f"p50={sorted(tail.latencies_s)[len(tail.latencies_s) // 2]:.3f}s "
             f"p99={measured:.3f}s max={max(tail.latencies_s):.3f}s"
         )
+        assert drained is not None, f"bulk load not delivered: {tail.bulk_delivered}/{records}"
+        assert len(tail.latencies_s) == sent
         result = reconciled(bootstrap, worker_env["GOVBUS_APP_ID"], since, records + sent)
         assert result.gaps == []
         assert result.pending == 0
