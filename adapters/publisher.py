@@ -5,6 +5,10 @@ key is a partition bucket that names no one (see ``partition_key``).
 
     with Publisher("health") as pub:
         result = pub.publish("gov.health.birth_registered", data).result(timeout=10)
+
+A bulk load goes to the bulk lane (``Publisher("health", lane="bulk")``, what ``govbus load``
+does): the same events, read by the workers apart from real-time traffic so a large load
+never delays anyone else's events.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from govbus.schemas.envelope import Envelope, HeaderList, KafkaHeaders, schema_r
 from govbus.schemas.errors import ReasonedError
 from govbus.schemas.models import EventModel
 from govbus.schemas.registry import SchemaRegistryClient
-from govbus.schemas.topics import check_party_id
+from govbus.schemas.topics import REALTIME, Lane, check_lane, check_party_id
 from govbus.schemas.validation import check_fields
 
 PARTITION_BUCKETS = 1 << 16
@@ -82,8 +86,10 @@ class EventEncoder:
         source: str,
         catalogue: Catalogue,
         registry: SchemaRegistryClient | None = None,
+        lane: Lane = REALTIME,
     ) -> None:
         self.source = check_party_id(source)
+        self.lane = check_lane(lane)
         self.catalogue = catalogue
         self.registry = registry
         self.codec = AvroCodec(registry)
@@ -143,7 +149,7 @@ class EventEncoder:
         )
         headers = [*envelope.to_headers(), *extra_headers]
         key = partition_key(event.subject_kind, str(record[event.subject_field]))
-        return Prepared(envelope, event.topic, key, value, headers)
+        return Prepared(envelope, event.lane_topic(self.lane), key, value, headers)
 
 
 class Publisher:
@@ -156,12 +162,13 @@ class Publisher:
         catalogue: Catalogue | None = None,
         conn: ConnectionSettings | None = None,
         producer_config: Mapping[str, Any] | None = None,
+        lane: Lane = REALTIME,
     ) -> None:
         conn = conn or load(ConnectionSettings)
         registry = (
             SchemaRegistryClient(conn.schema_registry_url) if conn.schema_registry_url else None
         )
-        self.encoder = EventEncoder(source, catalogue or default_catalogue(), registry)
+        self.encoder = EventEncoder(source, catalogue or default_catalogue(), registry, lane)
         self._producer = Producer(
             {
                 **client_config(conn.bootstrap),

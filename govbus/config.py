@@ -259,6 +259,13 @@ class StreamsSettings(_Base):
     )
     replication_factor: int = Field(default=1, ge=1, description="Replication of created topics.")
     batch_size: int = Field(default=500, ge=1, description="Most events in one batch.")
+    bulk_batch_size: int = Field(
+        default=1000,
+        ge=1,
+        description="Most events in one batch of the bulk lane (govbus.bulk.* topics; batch "
+        "files load there). Larger batches load faster; the real-time lane has its own runner "
+        "and waits at most for one bulk batch's share of the CPU.",
+    )
     batch_within_s: float = Field(
         default=0.005,
         ge=0,

@@ -19,7 +19,7 @@ import fastavro
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
 from govbus.schemas.identifiers import STRING_CHECKS
-from govbus.schemas.topics import check_party_id, event_topic, split_type
+from govbus.schemas.topics import LANES, REALTIME, Lane, check_party_id, event_topic, split_type
 
 Classification = Literal["identifier", "pii", "sensitive", "public"]
 SharingType = Literal["unconditional", "conditional", "not_shared"]
@@ -93,7 +93,16 @@ class EventType:
 
     @property
     def topic(self) -> str:
+        """The real-time lane's topic (the one publishers use unless they load in bulk)."""
         return event_topic(self.type, self.version)
+
+    def lane_topic(self, lane: Lane = REALTIME) -> str:
+        return event_topic(self.type, self.version, lane)
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        """This type's topic in every lane."""
+        return tuple(event_topic(self.type, self.version, lane) for lane in LANES)
 
     @property
     def parsed(self) -> Schema:
