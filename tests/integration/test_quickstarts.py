@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from govbus.config import ConnectionSettings
-from govbus.devenv.process import free_port
+from govbus_devtools.devenv.process import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 BLOCK = re.compile(r"^```bash\n(.*?)^```", re.S | re.M)

@@ -15,7 +15,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from govbus.adapters.publisher import EventEncoder
-from govbus.demo.sample_data import birth
 from govbus.kafka_admin import bus_topics
 from govbus.schemas.catalogue import default_catalogue
 from govbus.schemas.topics import (
@@ -29,6 +28,7 @@ from govbus.schemas.topics import (
 from govbus.streams.priority import Priority
 from govbus.streams.sink import progress_key
 from govbus.streams.tasks import transactional_id
+from govbus_devtools.demo.sample_data import birth
 from tests.unit.test_pipeline import NOW, encoded_birth, make_pipeline
 
 BIRTH = "gov.health.birth_registered"
