@@ -42,9 +42,9 @@ from govbus.devenv.worker import WorkerProcess
 from govbus.dlq import read_dead_letters, redrive
 from govbus.gateway.keystore import KeyStore
 from govbus.kafka_admin import ensure_bus_topics
+from govbus.masking import mask_citizen_id, mask_mobile
 from govbus.reconcile import collect
 from govbus.schemas.catalogue import default_catalogue
-from govbus.streams.masking import mask_citizen_id, mask_mobile
 from tests.integration.helpers import APPROVAL, BIRTH, wait_until
 from tests.integration.test_gateway import problem
 from tests.keys import delivery_id

@@ -15,10 +15,10 @@ from govbus.adapters.publisher import Publisher, PublishError
 from govbus.demo.sample_data import birth
 from govbus.devenv.worker import WorkerProcess
 from govbus.kafka_read import read_to_end
+from govbus.masking import mask_citizen_id, mask_name
 from govbus.schemas.envelope import Envelope
 from govbus.schemas.models import BirthRegisteredV1, BirthRegisteredV2
 from govbus.schemas.topics import DLQ, delivery_topic
-from govbus.streams.masking import mask_citizen_id, mask_name
 from tests.integration.helpers import APPROVAL, read, write_policy
 from tests.keys import delivery_id
 

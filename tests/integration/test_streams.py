@@ -26,6 +26,7 @@ from govbus.devenv.worker import WorkerProcess
 from govbus.disclosures import DisclosureStore, subject_pseudonyms
 from govbus.dlq import read_dead_letters
 from govbus.kafka_read import read_to_end
+from govbus.masking import mask_citizen_id, mask_mobile, mask_name
 from govbus.policy import Subscription
 from govbus.pseudonym import Pseudonymizer
 from govbus.schemas.audit import verify
@@ -33,7 +34,6 @@ from govbus.schemas.catalogue import default_catalogue
 from govbus.schemas.codec import AvroCodec
 from govbus.schemas.envelope import Envelope
 from govbus.schemas.topics import delivery_topic
-from govbus.streams.masking import mask_citizen_id, mask_mobile, mask_name
 from tests.corpus import cases
 from tests.integration.helpers import (
     APPROVAL,
