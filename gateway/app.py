@@ -17,6 +17,7 @@ from govbus.devenv.probes import kafka_ready, pg_ready, redis_ready
 from govbus.disclosures import DisclosureStore
 from govbus.gateway import (
     access_log,
+    console,
     routes_admin,
     routes_citizens,
     routes_events,
@@ -171,4 +172,5 @@ def create_app(
     app.include_router(routes_admin.router)
     app.include_router(routes_inbound.router)
     app.include_router(routes_citizens.router)
+    console.install(app)
     return app
