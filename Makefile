@@ -15,13 +15,16 @@ COMPOSE_GO_VERSION := v2.4.9
 COMPOSE_SCHEMA := $(TOOLS)/compose-spec-$(COMPOSE_GO_VERSION).json
 DEPLOY_ENV := GOVBUS_HELM=$(HELM) GOVBUS_COMPOSE_SCHEMA=$(COMPOSE_SCHEMA)
 
-.PHONY: setup demo test soak lint unit tools deploy-check up down status clean help
+.PHONY: setup browser demo test soak lint unit tools deploy-check up down status clean help
 .DEFAULT_GOAL := help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-setup: $(STAMP)  ## create the venv and install govbus with its dev tools
+setup: $(STAMP) browser  ## create the venv and install govbus with its dev tools
+
+browser: $(STAMP)  ## Debian's chromium for the console's browser tests (apt, only when missing)
+	@$(BIN)/govbus dev browser
 
 $(STAMP): pyproject.toml
 	@if [ ! -x $(BIN)/python ]; then \

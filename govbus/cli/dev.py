@@ -11,6 +11,7 @@ from rich.table import Table
 
 from govbus.config import LocalRuntimeSettings, load
 from govbus.demo.crossprovince import PEER_IN_A
+from govbus.devenv.packages import CHROMIUM, ensure_commands
 from govbus.devenv.peer import PeerRuntime
 from govbus.devenv.runtime import Runtime
 
@@ -84,3 +85,11 @@ def status(brokers: Brokers = None) -> None:
             "[green]yes[/]" if s.ready else "[red]no[/]",
         )
     console.print(table)
+
+
+@app.command()
+def browser() -> None:
+    """Install Debian's chromium when it is missing (the console's browser tests drive it;
+    Playwright never downloads a browser of its own)."""
+    ensure_commands({CHROMIUM: "chromium"})
+    console.print(f"[green]✓[/] chromium at {CHROMIUM}")
