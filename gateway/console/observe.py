@@ -22,8 +22,8 @@ from govbus.schemas.topics import DELIVER_PREFIX, consumer_group, delivery_topic
 @dataclass(frozen=True)
 class Lag:
     department: str
-    delivered: int  # records in its delivery topic (end offsets, summed)
-    acknowledged: int  # its committed position, summed
+    delivered: int  # end offsets of its delivery topic, summed (commit markers included)
+    acknowledged: int  # its gateway group's committed offsets, summed
 
     @property
     def behind(self) -> int:

@@ -57,7 +57,7 @@ def demo(
     if html_out is not None:
         html_out.write_text(html_report(report), encoding="utf-8")
         status_console.print(f"HTML report: {html_out}")
-    status_console.print(console_invitation())
+    status_console.print(console_invitation(), soft_wrap=True)
     if not report.ok:
         raise typer.Exit(1)
 
