@@ -14,7 +14,14 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from govbus import __version__
 from govbus.gateway.console import session as sessions
 from govbus.gateway.console.catalogue_view import catalogue_rows, type_row
-from govbus.gateway.console.web import PREFIX, SESSION_TTL_S, SessionDep, render, secret
+from govbus.gateway.console.web import (
+    PREFIX,
+    SESSION_TTL_S,
+    PostedDep,
+    SessionDep,
+    render,
+    secret,
+)
 from govbus.gateway.deps import ServicesDep
 from govbus.gateway.problems import Problem
 from govbus.schemas.asyncapi import asyncapi_document
@@ -23,7 +30,7 @@ from govbus.schemas.catalogue import default_catalogue
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 
-def _cookie(response: Response, name: str, value: str, max_age: int) -> None:
+def _cookie(request: Request, response: Response, name: str, value: str, max_age: int) -> None:
     response.set_cookie(
         name,
         value,
@@ -31,7 +38,9 @@ def _cookie(response: Response, name: str, value: str, max_age: int) -> None:
         path=PREFIX,
         httponly=True,
         samesite="strict",
-        secure=False,  # served over plain HTTP on loopback in local runs; TLS ends at the proxy
+        # Secure whenever the browser came over HTTPS (the gateway trusts the proxy's
+        # X-Forwarded-Proto); local runs serve plain HTTP on loopback.
+        secure=request.url.scheme == "https",
     )
 
 
@@ -39,7 +48,7 @@ def _cookie(response: Response, name: str, value: str, max_age: int) -> None:
 async def login_page(request: Request) -> HTMLResponse:
     nonce = secrets.token_urlsafe(16)
     response = render(request, "login.html", {"login_csrf": nonce, "error": ""})
-    _cookie(response, sessions.LOGIN_COOKIE, nonce, 900)
+    _cookie(request, response, sessions.LOGIN_COOKIE, nonce, 900)
     return response
 
 
@@ -62,17 +71,17 @@ async def login(
         page = render(
             request, "login.html", {"login_csrf": nonce, "error": "That API key is not valid."}, 401
         )
-        _cookie(page, sessions.LOGIN_COOKIE, nonce, 900)
+        _cookie(request, page, sessions.LOGIN_COOKIE, nonce, 900)
         return page
     cookie, _ = sessions.new_session(who, secret(svc), time.time(), SESSION_TTL_S)
     response = RedirectResponse(f"{PREFIX}/", status_code=303)
-    _cookie(response, sessions.COOKIE, cookie, SESSION_TTL_S)
+    _cookie(request, response, sessions.COOKIE, cookie, SESSION_TTL_S)
     response.delete_cookie(sessions.LOGIN_COOKIE, path=PREFIX)
     return response
 
 
 @router.post("/logout")
-async def logout(session: SessionDep) -> Response:
+async def logout(session: PostedDep) -> Response:  # a session logs out by its own form
     response = RedirectResponse(f"{PREFIX}/login", status_code=303)
     response.delete_cookie(sessions.COOKIE, path=PREFIX)
     return response
