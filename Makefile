@@ -18,13 +18,16 @@ DEPLOY_ENV := GOVBUS_HELM=$(HELM) GOVBUS_COMPOSE_SCHEMA=$(COMPOSE_SCHEMA)
 # process); each starts a runtime of its own once (tests/conftest.py shifts its ports).
 TEST_PROCS ?= 2
 
-.PHONY: setup demo test soak lint check unit tools deploy-check up down status clean help
+.PHONY: setup browser demo test soak lint check unit tools deploy-check up down status clean help
 .DEFAULT_GOAL := help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-setup: $(STAMP)  ## create the venv and install govbus, its dev tools and devtools/ (local runtime, demo)
+setup: $(STAMP) browser  ## create the venv and install govbus, its dev tools and devtools/ (local runtime, demo)
+
+browser: $(STAMP)  ## Debian's chromium for the console's browser tests (apt, only when missing)
+	@$(BIN)/govbus dev browser
 
 $(STAMP): pyproject.toml devtools/pyproject.toml
 	@if [ ! -x $(BIN)/python ]; then \

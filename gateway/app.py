@@ -17,6 +17,7 @@ from govbus.delivery_reader import DeliveryDecoder
 from govbus.disclosures import DisclosureStore
 from govbus.gateway import (
     access_log,
+    console,
     routes_admin,
     routes_citizens,
     routes_events,
@@ -43,6 +44,58 @@ from govbus.pseudonym import Pseudonymizer
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
+def build_services(conn: ConnectionSettings, settings: GatewaySettings) -> Services:
+    """The gateway's clients, built from its settings (what the lifespan owns)."""
+    keys = KeyStore(
+        conn.pg,
+        settings.api_key_pepper.get_secret_value().encode(),
+        positive_ttl_s=settings.key_cache_s,
+        negative_ttl_s=settings.key_negative_cache_s,
+    )
+    keys.init()
+    keys.open_pool(settings.key_pool_size)
+    shared_redis = redis.Redis.from_url(conn.redis, socket_timeout=2)
+    disclosures, licences = DisclosureStore(conn.pg), LicenceStore(conn.pg)
+    disclosures.init()
+    licences.init()
+    auth = Authenticator(
+        keys,
+        settings.jwt_public_keys,
+        settings.jwt_issuer,
+        settings.jwt_audience,
+        settings.jwks_url,
+        bureau=settings.bureau_department,
+    )
+    return Services(
+        settings=settings,
+        auth=auth,
+        limiter=RateLimiter(
+            shared_redis,
+            settings.rate_limit_per_minute,
+            settings.quota_per_day,
+        ),
+        consumption=Consumption(
+            conn.bootstrap, DeliveryDecoder(conn.bootstrap), settings.window_events
+        ),
+        audit=GatewayAudit(conn.bootstrap, settings.instance_id),
+        publishers=Publishers(),
+        keys=keys,
+        bootstrap=conn.bootstrap,
+        policy_topic=conn.policy_topic,
+        disclosures=disclosures,
+        licences=licences,
+        pseudonymizer=Pseudonymizer(load(KeySettings)),
+        assertions=CitizenAssertions(
+            settings.citizen_assertion_keys,
+            settings.citizen_assertion_issuer,
+            settings.citizen_assertion_audience,
+            settings.citizen_assertion_max_age_s,
+            shared_redis,
+        ),
+        rechecks=Rechecks(auth),
+    )
+
+
 def create_app(
     conn: ConnectionSettings | None = None,
     settings: GatewaySettings | None = None,
@@ -57,54 +110,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        keys = KeyStore(
-            conn.pg,
-            settings.api_key_pepper.get_secret_value().encode(),
-            positive_ttl_s=settings.key_cache_s,
-            negative_ttl_s=settings.key_negative_cache_s,
-        )
-        keys.init()
-        keys.open_pool(settings.key_pool_size)
-        shared_redis = redis.Redis.from_url(conn.redis, socket_timeout=2)
-        disclosures, licences = DisclosureStore(conn.pg), LicenceStore(conn.pg)
-        disclosures.init()
-        licences.init()
-        auth = Authenticator(
-            keys,
-            settings.jwt_public_keys,
-            settings.jwt_issuer,
-            settings.jwt_audience,
-            settings.jwks_url,
-            bureau=settings.bureau_department,
-        )
-        app.state.services = Services(
-            settings=settings,
-            auth=auth,
-            limiter=RateLimiter(
-                shared_redis,
-                settings.rate_limit_per_minute,
-                settings.quota_per_day,
-            ),
-            consumption=Consumption(
-                conn.bootstrap, DeliveryDecoder(conn.bootstrap), settings.window_events
-            ),
-            audit=GatewayAudit(conn.bootstrap, settings.instance_id),
-            publishers=Publishers(),
-            keys=keys,
-            bootstrap=conn.bootstrap,
-            policy_topic=conn.policy_topic,
-            disclosures=disclosures,
-            licences=licences,
-            pseudonymizer=Pseudonymizer(load(KeySettings)),
-            assertions=CitizenAssertions(
-                settings.citizen_assertion_keys,
-                settings.citizen_assertion_issuer,
-                settings.citizen_assertion_audience,
-                settings.citizen_assertion_max_age_s,
-                shared_redis,
-            ),
-            rechecks=Rechecks(auth),
-        )
+        app.state.services = build_services(conn, settings)
+        keys = app.state.services.keys
         yield
         app.state.services.publishers.close()
         app.state.services.consumption.close()
@@ -180,4 +187,5 @@ def create_app(
     app.include_router(routes_inbound.router)
     app.include_router(routes_citizens.router)
     app.include_router(routes_standards.router)
+    console.install(app)
     return app

@@ -11,7 +11,8 @@ Powers, in short:
 - The data-management bureau (the platform operator; principals of the department
   ``GOVBUS_BUREAU_DEPARTMENT``) administers the platform: keys of any department with any
   role, inbound agreements with other provinces' buses, revocation of any subscription.
-  It approves nothing on a provider's behalf.
+  It approves nothing on a provider's behalf. It alone operates the platform (the
+  console's ops pages: every department's throughput, dead letters and event traces).
 - A department's admin acts only for its own department: its own keys (with roles a
   department may hold), its own subscription requests, the approval or rejection of its
   own part of requests for the data it provides -- never of a request its own department
@@ -57,6 +58,8 @@ class Action(StrEnum):
     VIEW_INBOUND = "view_inbound"
     MANAGE_INBOUND = "manage_inbound"
     VIEW_DISCLOSURES = "view_disclosures"
+    VIEW_OPS = "view_ops"  # the console's ops pages: throughput, lag, dead letters, traces
+    REDRIVE = "redrive"  # send dead letters back to their event topic
 
 
 # The roles that may attempt each action at all (any one of them).
@@ -76,8 +79,12 @@ NEEDS: dict[Action, frozenset[str]] = {
     Action.VIEW_INBOUND: frozenset({ADMIN, AUDITOR}),
     Action.MANAGE_INBOUND: frozenset({ADMIN}),
     Action.VIEW_DISCLOSURES: frozenset({CITIZEN_PORTAL}),
+    Action.VIEW_OPS: frozenset({ADMIN, AUDITOR}),
+    Action.REDRIVE: frozenset({ADMIN}),
 }
-BUREAU_ONLY = frozenset({Action.VIEW_INBOUND, Action.MANAGE_INBOUND})
+BUREAU_ONLY = frozenset(
+    {Action.VIEW_INBOUND, Action.MANAGE_INBOUND, Action.VIEW_OPS, Action.REDRIVE}
+)
 
 
 @dataclass(frozen=True)

@@ -324,6 +324,10 @@ class GatewaySettings(_Base):
     jwt_issuer: str | None = Field(default=None, description="Required `iss` of bearer JWTs.")
     jwt_audience: str = Field(default="govbus", description="Required `aud` of bearer JWTs.")
     max_body_bytes: int = Field(default=256_000, ge=1024, description="Larger bodies get 413.")
+    jaeger_url: str = Field(
+        default="http://localhost:16686",
+        description="Trace UI base URL; the console's trace view links each trace there.",
+    )
     rate_limit_per_minute: int = Field(
         default=600, ge=1, description="Requests per department per minute (429 beyond)."
     )

@@ -7,6 +7,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from govbus.masking import apply_rule
 from govbus.policy import Subscription
 from govbus.pseudonym import Pseudonymizer
 from govbus.schemas.codec import AvroCodec
@@ -14,7 +15,6 @@ from govbus.schemas.envelope import Envelope, schema_ref
 from govbus.schemas.federation import delivered_rules
 from govbus.schemas.projection import projected_schema
 from govbus.schemas.topics import DLQ, delivery_topic
-from govbus.streams.masking import apply_rule
 from govbus.streams.messages import Accepted, Output, Rejected
 
 

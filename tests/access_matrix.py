@@ -198,6 +198,10 @@ ROWS: tuple[Row, ...] = (
         target=_owned,
     ),
     Row("GET /v1/admin/inbound", Action.VIEW_INBOUND, own=(401, R, R, R, R, R, 200, 200)),
+    # A console page (session cookie, not in the OpenAPI document): the browser tests make
+    # these requests (tests/integration/test_console.py).
+    Row("GET /console/ops", Action.VIEW_OPS, own=(401, R, R, R, R, R, 200, 200)),
+    Row("POST /console/ops/redrive", Action.REDRIVE, own=(401, R, R, R, R, R, 303, R)),
     Row(
         "PUT /v1/admin/inbound/{peer}/{id}",
         Action.MANAGE_INBOUND,

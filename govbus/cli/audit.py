@@ -8,10 +8,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from govbus.audit_log import committed_heads, read_audit
+from govbus.audit_log import committed_heads, event_records, event_traces, read_audit
 from govbus.cli.output import print_whole
 from govbus.config import ConnectionSettings, load
-from govbus.schemas.audit import AuditRecord, verify, verify_heads
+from govbus.schemas.audit import verify, verify_heads
 
 app = typer.Typer(help="The audit trail.", no_args_is_help=True)
 console = Console()
@@ -43,17 +43,12 @@ def trace(
     """Follow one event through the bus from the audit trail: accepted, delivered to whom
     with which fields and masks, duplicates, dead letters, reads; with its traces (the
     publish trace, and each delivery's own, linked to it)."""
-    everything = read_audit(load(ConnectionSettings).bootstrap)
-    records = [r for r in everything if r.event_id == event_id]
-    # Reads are recorded by delivery id (the gateway never sees the bus-wide event id).
-    delivered = {r.delivery_id for r in records if r.kind == "delivered"}
-    records += [r for r in everything if r.kind == "read" and r.delivery_id in delivered]
+    records = event_records(load(ConnectionSettings).bootstrap, event_id)
     if not records:
         console.print(
             f"[red]no audit record for event {event_id}[/] (not published, or not processed yet)"
         )
         raise typer.Exit(1)
-    records.sort(key=lambda r: (r.at, r.seq))
     first = records[0]
     console.print(f"[bold]{first.type}.v{first.version}[/] from {first.source}, event {event_id}")
     table = Table("at", "step", "who", "details")
@@ -75,16 +70,3 @@ def trace(
         console.print(f"trace {trace_id} ({what}): {jaeger.rstrip('/')}/trace/{trace_id}")
     if not traces:
         console.print("no trace context was recorded for this event")
-
-
-def event_traces(records: list[AuditRecord]) -> dict[str, str]:
-    """trace id -> what it covers: the publish trace (publish and processing) first, then
-    each delivery's own trace, which is linked to it (docs/tracing.md)."""
-    out: dict[str, str] = {}
-    for r in records:
-        if r.trace_id and r.kind in ("accepted", "duplicate", "dead_letter"):
-            out.setdefault(r.trace_id, "publish and processing")
-    for r in records:
-        if r.trace_id and r.kind == "delivered":
-            out.setdefault(r.trace_id, f"delivery to {r.subscriber}")
-    return out

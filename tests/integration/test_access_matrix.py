@@ -257,6 +257,8 @@ def test_every_cell_of_the_access_matrix_against_the_real_gateway(world: World) 
     issued: dict[str, dict[str, str]] = {}
     wrong = []
     for row, scope, caller, expected in cells():
+        if " /console/" in row.route:
+            continue  # a console page takes a session cookie: test_console.py logs in
         dept = department_of(caller, A, BUREAU)
         (method, path, kwargs), target_key = call_for(world, row, scope, dept)
         headers = caller_headers(world, caller, issued)

@@ -36,8 +36,8 @@ from govbus.config import ConnectionSettings, GatewaySettings, LocalRuntimeSetti
 from govbus.dlq import read_dead_letters, redrive
 from govbus.gateway.keystore import KeyStore
 from govbus.kafka_admin import ensure_bus_topics
+from govbus.masking import mask_citizen_id, mask_mobile
 from govbus.schemas.catalogue import default_catalogue
-from govbus.streams.masking import mask_citizen_id, mask_mobile
 from govbus.streams.reconcile import collect
 from govbus_devtools.demo.crossprovince import PEER_IN_A
 from govbus_devtools.demo.parts import running_gateway

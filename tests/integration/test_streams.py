@@ -24,6 +24,7 @@ from govbus.config import ConnectionSettings, KeySettings
 from govbus.disclosures import DisclosureStore, subject_pseudonyms
 from govbus.dlq import read_dead_letters
 from govbus.kafka_read import read_to_end
+from govbus.masking import mask_citizen_id, mask_mobile, mask_name
 from govbus.policy import Subscription
 from govbus.pseudonym import Pseudonymizer
 from govbus.schemas.audit import verify
@@ -31,7 +32,6 @@ from govbus.schemas.catalogue import default_catalogue
 from govbus.schemas.codec import AvroCodec
 from govbus.schemas.envelope import Envelope
 from govbus.schemas.topics import delivery_topic
-from govbus.streams.masking import mask_citizen_id, mask_mobile, mask_name
 from govbus_devtools.demo.sample_data import birth
 from govbus_devtools.devenv.worker import WorkerProcess
 from tests.corpus import cases

@@ -11,6 +11,8 @@ import typer
 from rich.console import Console
 
 from govbus import telemetry
+from govbus.config import ConnectionSettings, GatewaySettings, load
+from govbus.gateway.keystore import KeyStore
 from govbus_devtools.demo.render import console_group, html_report
 from govbus_devtools.demo.run import run_demo
 
@@ -55,5 +57,31 @@ def demo(
     if html_out is not None:
         html_out.write_text(html_report(report), encoding="utf-8")
         status_console.print(f"HTML report: {html_out}")
+    status_console.print(console_invitation(), soft_wrap=True)
     if not report.ok:
         raise typer.Exit(1)
+
+
+# Who to log in to the console as, to see the demo's data: (department, role, what for).
+CONSOLE_ROLES = (
+    ("data_bureau", "admin", "the bureau: ops, dead letters, traces of the events above"),
+    ("health", "admin", "a provider: its inbox of requests for birth and death data"),
+    ("public_security", "admin", "a department: request access, grants and deliveries"),
+    ("citizen_portal", "citizen_portal", "the citizen portal: disclosure reports"),
+)
+
+
+def console_invitation() -> str:
+    """The console's address and a fresh API key per role (kept after the demo)."""
+    settings = load(GatewaySettings)
+    store = KeyStore(
+        load(ConnectionSettings).pg, settings.api_key_pepper.get_secret_value().encode()
+    )
+    store.init()
+    lines = [
+        "Console: `govbus gateway run`, then open "
+        f"http://{settings.gateway_host}:{settings.gateway_port}/console/ and log in with a key:"
+    ]
+    for department, role, what in CONSOLE_ROLES:
+        lines.append(f"  {store.issue(department, [role])}  {department} {role}: {what}")
+    return "\n".join(lines)

@@ -11,6 +11,7 @@ from rich.console import Console
 from govbus.cli.output import JsonOption, emit
 from govbus.config import LocalRuntimeSettings, load
 from govbus_devtools.demo.crossprovince import PEER_IN_A
+from govbus_devtools.devenv.packages import CHROMIUM, ensure_commands
 from govbus_devtools.devenv.peer import PeerRuntime
 from govbus_devtools.devenv.runtime import Runtime
 
@@ -87,3 +88,11 @@ def status(brokers: Brokers = None, as_json: JsonOption = False) -> None:
     emit(
         console, ["service", "where", "started by govbus", "pid", "answers"], rows, as_json=as_json
     )
+
+
+@app.command()
+def browser() -> None:
+    """Install Debian's chromium when it is missing (the console's browser tests drive it;
+    Playwright never downloads a browser of its own)."""
+    ensure_commands({CHROMIUM: "chromium"})
+    console.print(f"[green]✓[/] chromium at {CHROMIUM}")

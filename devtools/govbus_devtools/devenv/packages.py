@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from govbus.errors import ServiceUnavailableError
 
 _apt_updated = False
+# Debian's chromium: the console's browser tests drive it through Playwright.
+CHROMIUM = "/usr/bin/chromium"
 
 
 def ensure_commands(needed: Mapping[str, str]) -> None:

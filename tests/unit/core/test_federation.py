@@ -19,6 +19,7 @@ from govbus.adapters.federation_bridge import malformed, relayed
 from govbus.adapters.publisher import EventEncoder
 from govbus.dlq import DeadLetter
 from govbus.federation import inbound_types
+from govbus.masking import mask_citizen_id, mask_mobile, mask_name
 from govbus.policy import MASK_RULES, InboundAgreement, PolicyDocument, parse_policy, validate
 from govbus.policy_store import decode as decode_entry
 from govbus.policy_store import encode as encode_entry
@@ -28,7 +29,6 @@ from govbus.schemas.envelope import Envelope
 from govbus.schemas.federation import delivered_rules
 from govbus.schemas.projection import projected_schema
 from govbus.schemas.topics import AUDIT, DLQ, check_source, delivery_topic, split_source
-from govbus.streams.masking import mask_citizen_id, mask_mobile, mask_name
 from govbus.streams.messages import InMessage, Output
 from govbus.streams.pipeline import Pipeline
 from govbus_devtools.demo.sample_data import birth, citizen_id

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from govbus.streams.masking import (
+from govbus.masking import (
     address_to_district,
     age_band,
     apply_rule,

@@ -14,6 +14,7 @@ import pytest
 from govbus.adapters.publisher import EventEncoder
 from govbus.config import KeySettings
 from govbus.federation import InboundLookup
+from govbus.masking import mask_citizen_id, mask_name
 from govbus.policy import PolicyDocument, parse_policy
 from govbus.pseudonym import Pseudonymizer
 from govbus.schemas.catalogue import default_catalogue
@@ -22,7 +23,6 @@ from govbus.schemas.envelope import Envelope
 from govbus.schemas.topics import DLQ, PROGRESS, SCHEMAS, delivery_topic
 from govbus.streams.dedupe import InMemoryDedupe
 from govbus.streams.deliver import Projector
-from govbus.streams.masking import mask_citizen_id, mask_name
 from govbus.streams.messages import InMessage, Output
 from govbus.streams.pipeline import Pipeline
 from govbus.streams.validate import Validator

@@ -1,4 +1,5 @@
-"""Masking operators (GB/T 35273, GB/T 37964 techniques). Pure functions, no IO.
+"""Masking operators (GB/T 35273, GB/T 37964 techniques). Pure functions, no IO. The stream
+worker applies them to deliveries; the console previews a request with the same functions.
 
 Display masks keep what the conventions keep (surname, first 6 + last 4 of an ID...),
 generalisation coarsens, pseudonyms are keyed per subscriber (handed in).
