@@ -29,7 +29,7 @@ from govbus.streams.priority import Priority
 from govbus.streams.sink import progress_key
 from govbus.streams.tasks import transactional_id
 from govbus_devtools.demo.sample_data import birth
-from tests.unit.test_pipeline import NOW, encoded_birth, make_pipeline
+from tests.unit.streams.test_pipeline import NOW, encoded_birth, make_pipeline
 
 BIRTH = "gov.health.birth_registered"
 
