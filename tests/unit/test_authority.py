@@ -30,7 +30,13 @@ from govbus.gateway.authority import (
 from govbus.gateway.deps import ACTION_ATTR
 from tests.access_matrix import ROWS, B, Row, cells, department_of, principal
 
-UNGUARDED = {("GET", "/healthz"), ("GET", "/readyz")}
+# Probes, and the AsyncAPI document (public like /openapi.json: the catalogue's shapes).
+UNGUARDED = {
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/v1/asyncapi.json"),
+    ("GET", "/v1/asyncapi.yaml"),
+}
 ROUTERS = (
     routes_events.router,
     routes_events.schemas_router,
