@@ -19,10 +19,9 @@ import yaml
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from govbus.adapters.publisher import EventEncoder, Prepared
-from govbus.config import ConnectionSettings, KeySettings, LocalRuntimeSettings, load
+from govbus.config import ConnectionSettings, LocalRuntimeSettings, load
 from govbus.demo.sample_data import birth
 from govbus.devenv.worker import WorkerProcess
-from govbus.pseudonym import Pseudonymizer
 from govbus.schemas.audit import GENESIS
 from govbus.schemas.catalogue import default_catalogue
 from govbus.schemas.topics import delivery_topic
@@ -67,7 +66,7 @@ def sample_messages(n: int, seed: int = 1) -> list[Prepared]:
     """``n`` births encoded exactly as the SDK sends them (Avro single-object value, the
     CloudEvents headers, the subject pseudonym as key), plus a traceparent header as a
     traced publisher adds."""
-    encoder = EventEncoder("health", default_catalogue(), Pseudonymizer(load(KeySettings)))
+    encoder = EventEncoder("health", default_catalogue())
     rng = random.Random(seed)
     out = []
     for _ in range(n):

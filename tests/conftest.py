@@ -36,6 +36,9 @@ if os.environ.get("GOVBUS_TEST_RUNTIME") != "shared":
     for _key, _value in TEST_RUNTIME_ENV.items():
         os.environ.setdefault(_key, _value)
 
+# The tests' bus runs on the development keys; the processes they start may too.
+os.environ.setdefault("GOVBUS_DEV_KEYS", "true")
+
 from govbus import telemetry  # noqa: E402
 from govbus.config import ConnectionSettings, LocalRuntimeSettings, load  # noqa: E402
 from govbus.devenv.kafka import KafkaCluster  # noqa: E402
