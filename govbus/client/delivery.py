@@ -31,6 +31,8 @@ class Delivery:
     amendment: Amendment | None = None
     raw: bytes | None = field(default=None, repr=False)  # the Avro bytes, when asked for
     cloudevent: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    # Only when reading undecoded (Subscriber(decode=False)): why the event is unreadable.
+    problem: str | None = None
 
     @property
     def event_type(self) -> str:
@@ -81,4 +83,23 @@ def parse(event: Mapping[str, Any], data: Mapping[str, Any], raw: bytes | None) 
         amendment=amendment,
         raw=raw,
         cloudevent=event,
+    )
+
+
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def unreadable(event: Mapping[str, Any], problem: str) -> Delivery:
+    """An event that does not parse, kept whole in ``cloudevent`` with the reason, for a
+    reader that passes events on rather than reading them (the federation bridge)."""
+    return Delivery(
+        id=str(event.get("id", ""))[:128],
+        source="",
+        type="",
+        subject="",
+        time=EPOCH,
+        data={},
+        cursor=str(event.get("govbuscursor", "")),
+        cloudevent=event,
+        problem=problem[:400],
     )

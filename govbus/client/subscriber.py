@@ -10,6 +10,7 @@ from the department's last ack at the gateway -- so a delivery may come twice (u
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import threading
@@ -21,7 +22,7 @@ from typing import Any, Literal
 import httpx
 
 from govbus.client.backoff import RETRYABLE_STATUS, Backoff, retry_after_s
-from govbus.client.delivery import Delivery, Page, parse
+from govbus.client.delivery import Delivery, Page, parse, unreadable
 from govbus.client.dispatch import Handler, Handlers
 from govbus.client.errors import RefusedError, UnavailableError
 from govbus.client.sse import events as sse_events
@@ -49,20 +50,31 @@ class Subscriber:
         api_key: str,
         *,
         avro: bool = False,
+        decode: bool = True,
         limit: int = 100,
         wait_s: float = 10.0,
         cursor: str | None = None,
+        from_time: dt.datetime | None = None,
+        commit: bool = True,
         backoff: Backoff | None = None,
         http: httpx.Client | None = None,
         on_ack: Callable[[str], None] | None = None,
     ) -> None:
         """``cursor``: where to start (a cursor you saved, e.g. from ``on_ack``); None starts
         after the department's last ack at the gateway. ``avro``: ask for the Avro bytes
-        and decode them with the delivery schemas the gateway serves."""
+        and decode them with the delivery schemas the gateway serves. ``decode=False``: pass
+        events on undecoded (``data`` empty, the event whole in ``cloudevent``; one that does
+        not parse comes with its ``problem`` instead of failing the page). ``from_time``:
+        without a cursor, replay from this time. ``commit=False``: read without acking at
+        the gateway (a reader that only looks, beside another that acks); the position is
+        kept in ``cursor`` here only."""
         self.avro = avro
+        self.decode = decode
         self.limit = limit
         self.wait_s = wait_s
         self.cursor = cursor  # the last position acknowledged (None: the gateway's)
+        self.from_time = from_time
+        self.commit = commit
         self.backoff = backoff or Backoff()
         self.on_ack = on_ack
         self._owns_http = http is None
@@ -90,15 +102,19 @@ class Subscriber:
             params["wait"] = wait_s
         if cursor:
             params["cursor"] = cursor
+        elif self.from_time is not None:
+            params["from_time"] = self.from_time.isoformat()
         response = self._request("GET", "/v1/events", params=params)
         body = response.json()
         return Page([self._delivery(e) for e in body["events"]], str(body["cursor"]))
 
     def ack(self, cursor: str) -> None:
-        """Record at the gateway that everything up to ``cursor`` was handled."""
-        self._request("POST", "/v1/events/ack", json={"cursor": cursor})
+        """Record at the gateway that everything up to ``cursor`` was handled (with
+        ``commit=False``: only here)."""
+        if self.commit:
+            self._request("POST", "/v1/events/ack", json={"cursor": cursor})
+            self.stats.acked += 1
         self.cursor = cursor
-        self.stats.acked += 1
         if self.on_ack is not None:
             self.on_ack(cursor)
 
@@ -167,9 +183,11 @@ class Subscriber:
         *,
         stop: threading.Event | None = None,
         idle_exit_s: float | None = None,
+        on_progress: Callable[[], None] | None = None,
     ) -> RunStats:
-        """Like ``run``, a page at a time: ``handler`` gets each pulled page (possibly
-        empty pages are skipped) and the page is acked once it returns."""
+        """Like ``run``, a page at a time: ``handler`` gets each non-empty page and the page
+        is acked once it returns. ``on_progress`` is called after every pull that went
+        through (a liveness heartbeat)."""
         stop = stop or threading.Event()
         failures = 0
         idle_since = time.monotonic()
@@ -183,6 +201,8 @@ class Subscriber:
                     idle_since = time.monotonic()
                 read_from = page.cursor
                 failures = 0
+                if on_progress is not None:
+                    on_progress()
             except RefusedError:
                 raise
             except Exception as exc:  # the network, the gateway, a callback
@@ -278,6 +298,11 @@ class Subscriber:
         raise RefusedError(status, problem)
 
     def _delivery(self, event: Mapping[str, Any]) -> Delivery:
+        if not self.decode:
+            try:
+                return parse(event, {}, None)
+            except (KeyError, ValueError, TypeError) as exc:
+                return unreadable(event, f"{type(exc).__name__}: {exc}")
         if "data_base64" not in event:
             return parse(event, event.get("data") or {}, None)
         import base64  # noqa: PLC0415 - only Avro readers need it

@@ -196,3 +196,24 @@ def test_429_and_503_wait_at_least_retry_after_and_a_refusal_ends_the_loop() -> 
         sub.run(lambda d: None, idle_exit_s=5)
     assert refused.value.status == 403
     assert refused.value.problem["type"] == "no-grant"
+
+
+def test_a_look_only_reader_replays_from_a_time_and_never_acks() -> None:
+    gw = ScriptedGateway({None: [1, 2], "c2": []})
+    since = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    froms: list[str | None] = []
+    inner = gw.__call__
+
+    def recording(request: httpx.Request) -> httpx.Response:
+        froms.append(request.url.params.get("from_time"))
+        return inner(request)
+
+    sub = subscriber(gw, from_time=since, commit=False)
+    sub.http = httpx.Client(base_url="http://gw", transport=httpx.MockTransport(recording))
+    seen: list[str] = []
+    sub.run(lambda d: seen.append(d.id), idle_exit_s=0.2)
+    assert seen == ["d1", "d2"]
+    assert gw.acks == []
+    assert froms[0] == since.isoformat()
+    assert set(froms[1:]) == {None}  # from then on, the cursor
+    assert sub.cursor == "c2"
