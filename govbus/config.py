@@ -151,6 +151,12 @@ class ConnectionSettings(_Base):
         "Confluent wire format (magic 0 + schema id) and workers read it. Unset: Avro "
         "single-object encoding, no registry needed.",
     )
+    catalogue_dir: Path | None = Field(
+        default=None,
+        description="A directory of further event types (`.avsc` files and their "
+        "`catalogue.lock.json`), added to the shipped catalogue by every component that "
+        "reads it: a new event type needs no release of govbus (docs/event-types.md).",
+    )
     policy_topic: str = Field(
         default="govbus.policy",
         description="Compacted topic holding the subscriptions (one record per subscription).",
