@@ -28,7 +28,6 @@ from opentelemetry.trace import SpanKind
 from govbus import telemetry
 from govbus.config import ConnectionSettings, load
 from govbus.errors import GovbusError
-from govbus.kafka_config import client_config
 from govbus.schemas.catalogue import Catalogue, EventType, default_catalogue
 from govbus.schemas.codec import AvroCodec, CodecError
 from govbus.schemas.envelope import Envelope, HeaderList, KafkaHeaders, schema_ref
@@ -171,7 +170,10 @@ class Publisher:
         self.encoder = EventEncoder(source, catalogue or default_catalogue(), registry, lane)
         self._producer = Producer(
             {
-                **client_config(conn.bootstrap),
+                # The publishing department's own credentials (GOVBUS_KAFKA_SASL_*), which
+                # `govbus acl sync` lets write its own event topics and nothing else.
+                "bootstrap.servers": conn.bootstrap,
+                **conn.kafka_security(),
                 "enable.idempotence": True,
                 "acks": "all",
                 # Events are facts someone waits for: 1 ms, not more. Under load librdkafka

@@ -151,6 +151,12 @@ class ConnectionSettings(_Base):
         "Confluent wire format (magic 0 + schema id) and workers read it. Unset: Avro "
         "single-object encoding, no registry needed.",
     )
+    catalogue_dir: Path | None = Field(
+        default=None,
+        description="A directory of further event types (`.avsc` files and their "
+        "`catalogue.lock.json`), added to the shipped catalogue by every component that "
+        "reads it: a new event type needs no release of govbus (docs/event-types.md).",
+    )
     policy_topic: str = Field(
         default="govbus.policy",
         description="Compacted topic holding the subscriptions (one record per subscription).",
@@ -224,13 +230,36 @@ class KeySettings(_Base):
         "corrections and federated peers name events by these ids.",
     )
 
+    dev_keys: bool = Field(
+        default=False,
+        description="Allow the built-in development keys where a key is unset (the local "
+        "runtime and the tests set it). Unset, the worker and the gateway refuse to start "
+        "without real keys: a bus on the development subject key would file everyone's "
+        "disclosures under subjects no real bus computes.",
+    )
+
+    @property
+    def unset_keys(self) -> list[str]:
+        """The keys left at the development default, by variable name."""
+        keys = {
+            "GOVBUS_PSEUDONYM_KEY": self.pseudonym_key,
+            "GOVBUS_SUBJECT_KEY": self.subject_key,
+            "GOVBUS_DELIVERY_ID_KEY": self.delivery_id_key,
+        }
+        return [name for name, key in keys.items() if key.get_secret_value() == DEV_ONLY_SECRET]
+
     @property
     def uses_dev_defaults(self) -> bool:
-        return DEV_ONLY_SECRET in (
-            self.pseudonym_key.get_secret_value(),
-            self.subject_key.get_secret_value(),
-            self.delivery_id_key.get_secret_value(),
-        )
+        return bool(self.unset_keys)
+
+    def require_real(self, component: str) -> None:
+        """Refuse to run ``component`` on development keys unless GOVBUS_DEV_KEYS allows it:
+        a missing secret never degrades silently."""
+        if self.unset_keys and not self.dev_keys:
+            raise ConfigError(
+                f"{component} needs the bus's keys: set {', '.join(self.unset_keys)} (or "
+                "<NAME>_FILE); GOVBUS_DEV_KEYS=true allows the development keys on a local run"
+            )
 
 
 class StreamsSettings(_Base):

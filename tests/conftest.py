@@ -53,6 +53,9 @@ if os.environ.get("GOVBUS_TEST_RUNTIME") != "shared":
     _base = {key: os.environ.get(key, value) for key, value in TEST_RUNTIME_ENV.items()}
     os.environ.update(runtime_env(_base, os.environ.get("PYTEST_XDIST_WORKER")))
 
+# The tests' bus runs on the development keys; the processes they start may too.
+os.environ.setdefault("GOVBUS_DEV_KEYS", "true")
+
 from govbus import telemetry  # noqa: E402
 from govbus.config import ConnectionSettings, LocalRuntimeSettings, load  # noqa: E402
 from govbus.kafka_admin import ensure_bus_topics  # noqa: E402

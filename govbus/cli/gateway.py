@@ -14,6 +14,7 @@ from govbus.config import (
     DEV_ONLY_SECRET,
     ConnectionSettings,
     GatewaySettings,
+    KeySettings,
     LocalRuntimeSettings,
     load,
 )
@@ -46,6 +47,7 @@ def run() -> None:
     warn_unknown_settings()
     telemetry.setup("govbus-gateway")
     settings = load(GatewaySettings)
+    load(KeySettings).require_real("the gateway")
     if settings.api_key_pepper.get_secret_value() == DEV_ONLY_SECRET:
         logging.getLogger("govbus.gateway").warning(
             "using the built-in development API key pepper; set GOVBUS_API_KEY_PEPPER "
@@ -104,7 +106,8 @@ acl_app = typer.Typer(
 @acl_app.command("sync")
 def acl_sync() -> None:
     """Grant each department with a live subscription READ on its own delivery topic, its
-    consumer-group prefix and govbus.schemas; remove the ACLs of departments without one."""
+    consumer-group prefix and govbus.schemas, and each publisher WRITE on the event topics
+    of the types it owns; remove every other grant on govbus's topics and groups."""
     from confluent_kafka.admin import AdminClient  # noqa: PLC0415
 
     from govbus import policy_store  # noqa: PLC0415
@@ -118,6 +121,7 @@ def acl_sync() -> None:
         default_catalogue(),
     )
     console.print(f"granted: {', '.join(report.granted) or '-'}")
+    console.print(f"publishers: {', '.join(report.publishers) or '-'}")
     console.print(f"revoked: {', '.join(report.revoked) or '-'}")
 
 

@@ -87,6 +87,7 @@ def run() -> None:
     warn_unknown_settings()
     telemetry.setup("govbus-streams")
     conn, streams, keys = load(ConnectionSettings), load(StreamsSettings), load(KeySettings)
+    keys.require_real("the stream worker")
     if keys.uses_dev_defaults:
         log.warning(
             "using the built-in development keys; set GOVBUS_PSEUDONYM_KEY, "

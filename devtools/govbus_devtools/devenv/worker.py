@@ -35,7 +35,8 @@ class WorkerProcess:
         if running is not None:
             return running
         pid = self.process.start(
-            [sys.executable, "-m", "govbus.cli.main", "streams", "run"], env=self.env
+            [sys.executable, "-m", "govbus.cli.main", "streams", "run"],
+            env={"GOVBUS_DEV_KEYS": "true", **self.env},  # a local worker: dev keys allowed
         )
         try:
             self.wait_assigned(timeout_s)

@@ -41,3 +41,25 @@ def test_secrets_never_show_in_repr_or_errors(monkeypatch: pytest.MonkeyPatch) -
     keys = load(KeySettings)
     assert "very-secret-value" not in repr(keys)
     assert "very-secret-value" not in str(keys.model_dump())
+
+
+def test_the_bus_refuses_development_keys_unless_a_local_run_allows_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A missing key never degrades silently: the worker and the gateway refuse to start,
+    naming every variable that is unset (and no secret)."""
+    for name in ("PSEUDONYM_KEY", "SUBJECT_KEY", "DELIVERY_ID_KEY"):
+        monkeypatch.delenv(f"GOVBUS_{name}", raising=False)
+    monkeypatch.setenv("GOVBUS_DEV_KEYS", "false")
+    monkeypatch.setenv("GOVBUS_PSEUDONYM_KEY", "a-real-key")
+    with pytest.raises(ConfigError) as refused:
+        load(KeySettings).require_real("the stream worker")
+    assert "GOVBUS_SUBJECT_KEY, GOVBUS_DELIVERY_ID_KEY" in str(refused.value)
+    assert "GOVBUS_PSEUDONYM_KEY" not in str(refused.value).split("set ")[1].split(" (or")[0]
+    assert "a-real-key" not in str(refused.value)
+    monkeypatch.setenv("GOVBUS_SUBJECT_KEY", "another-key")
+    monkeypatch.setenv("GOVBUS_DELIVERY_ID_KEY", "a-third-key")
+    load(KeySettings).require_real("the stream worker")  # all set: runs
+    monkeypatch.delenv("GOVBUS_SUBJECT_KEY")
+    monkeypatch.setenv("GOVBUS_DEV_KEYS", "true")
+    load(KeySettings).require_real("the stream worker")  # a local run: allowed
