@@ -30,6 +30,7 @@ from govbus.gateway.clientlimit import ClientLimiter
 from govbus.gateway.consume import Consumption
 from govbus.gateway.deps import Publishers, Services
 from govbus.gateway.keystore import KeyStore
+from govbus.gateway.policy_writes import PolicyWriter
 from govbus.gateway.problems import Problem, install, problem_response
 from govbus.gateway.ratelimit import RateLimiter
 from govbus.gateway.reader import DeliveryDecoder
@@ -97,11 +98,15 @@ def create_app(
                 shared_redis,
             ),
             rechecks=Rechecks(auth),
+            policy=PolicyWriter(
+                conn.pg, conn.bootstrap, conn.policy_topic, wait_s=settings.policy_write_wait_s
+            ),
         )
         yield
         app.state.services.publishers.close()
         app.state.services.consumption.close()
         app.state.services.audit.flush()
+        app.state.services.policy.close()
         keys.close()
 
     app = FastAPI(
