@@ -155,14 +155,24 @@ async def stream(
     position = parse_cursor(last_event_id or cursor)
     reader = held_read(svc, who, strict=True)
     # The first page before the response starts: a refusal (no grant, bad cursor, Kafka
-    # down, a credential revoked meanwhile) is still a proper problem+json status.
-    first = await reader.page(position, limit=100, wait_s=0)
+    # down) is still a proper problem+json status. A credential that ended while that page
+    # was read (401) ends the stream at once, as it would later.
+    first: Page | Problem
+    try:
+        first = await reader.page(position, limit=100, wait_s=0)
+    except Problem as exc:
+        if exc.status != 401:
+            raise
+        first = exc
 
     def error_event(exc: Problem) -> bytes:
         body = {"status": exc.status, "type": exc.code, "detail": exc.detail}
         return ServerSentEvent(json.dumps(body), event="govbus.error").encode()
 
     async def events() -> AsyncIterator[bytes]:
+        if isinstance(first, Problem):
+            yield error_event(first)
+            return
         page = first
         while True:
             audit_reads(svc, who, page, request)
