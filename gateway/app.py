@@ -32,6 +32,7 @@ from govbus.gateway.clientlimit import ClientLimiter
 from govbus.gateway.consume import Consumption
 from govbus.gateway.deps import Publishers, Services
 from govbus.gateway.keystore import KeyStore
+from govbus.gateway.policy_writes import PolicyWriter
 from govbus.gateway.problems import Problem, install, problem_response
 from govbus.gateway.ratelimit import RateLimiter
 from govbus.gateway.recheck import Rechecks
@@ -93,6 +94,9 @@ def build_services(conn: ConnectionSettings, settings: GatewaySettings) -> Servi
             shared_redis,
         ),
         rechecks=Rechecks(auth),
+        policy=PolicyWriter(
+            conn.pg, conn.bootstrap, conn.policy_topic, wait_s=settings.policy_write_wait_s
+        ),
     )
 
 
@@ -116,6 +120,7 @@ def create_app(
         app.state.services.publishers.close()
         app.state.services.consumption.close()
         app.state.services.audit.flush()
+        app.state.services.policy.close()
         keys.close()
 
     app = FastAPI(

@@ -7,7 +7,6 @@ import asyncio
 import base64
 import datetime as dt
 import json
-import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
@@ -25,10 +24,12 @@ from govbus.gateway import media
 from govbus.gateway.auth import Principal
 from govbus.gateway.consume import Page
 from govbus.gateway.deps import Services, ServicesDep, SubscriberDep, parse_cursor
+from govbus.gateway.held import HeldRead
 from govbus.gateway.media import negotiate
 from govbus.gateway.problems import PROBLEM_RESPONSES, Problem
 from govbus.schemas.envelope import SCHEMA_REF_PREFIX
 from govbus.schemas.jsonvalues import to_json
+from govbus.schemas.projection import SUBSCRIBER_ATTR
 
 router = APIRouter(prefix="/v1/events", tags=["subscribers"], responses=PROBLEM_RESPONSES)
 
@@ -95,6 +96,12 @@ def cloudevent_json(item: Received, cursor: str, *, avro: bool = False, base: st
     return f'{head}, "govbuscursor": "{cursor}"}}'
 
 
+def held_read(svc: Services, who: Principal, *, strict: bool) -> HeldRead:
+    return HeldRead(
+        svc.consumption, svc.rechecks, who, every_s=svc.settings.stream_recheck_s, strict=strict
+    )
+
+
 def audit_reads(svc: Services, who: Principal, page: Page, request: Request) -> None:
     for item, _ in page.events:
         svc.audit.record(
@@ -135,13 +142,8 @@ async def pull(
         raise Problem(406, "not-acceptable", f"pages are offered as {media.OFFERED}")
     if limit > svc.settings.pull_max:
         raise Problem(422, "limit-too-large", f"limit is at most {svc.settings.pull_max}")
-    page = await svc.consumption.pull(
-        who.department,
-        cursor=parse_cursor(cursor),
-        limit=limit,
-        wait_s=wait,
-        from_time=from_time,
-    )
+    reader = held_read(svc, who, strict=False)  # a long-poll ends once the key is revoked
+    page = await reader.page(parse_cursor(cursor), limit=limit, wait_s=wait, from_time=from_time)
     audit_reads(svc, who, page, request)
     base = str(request.base_url)
     variant, media_type = chosen
@@ -201,11 +203,18 @@ async def stream(
     every page and every few seconds: once the key is revoked or the token expired, the
     stream sends a ``govbus.error`` event saying so and ends."""
     position = parse_cursor(last_event_id or cursor)
+    reader = held_read(svc, who, strict=True)
     # The first page before the response starts: a refusal (no grant, bad cursor, Kafka
-    # down) is still a proper problem+json status, not a broken stream.
-    first = await svc.consumption.pull(who.department, cursor=position, limit=100, wait_s=0)
+    # down) is still a proper problem+json status. A credential that ended while that page
+    # was read (401) ends the stream at once, as it would later.
+    first: Page | Problem
+    try:
+        first = await reader.page(position, limit=100, wait_s=0)
+    except Problem as exc:
+        if exc.status != 401:
+            raise
+        first = exc
 
-    recheck_s = svc.settings.stream_recheck_s
     base = str(request.base_url)
 
     def error_event(exc: Problem) -> bytes:
@@ -213,15 +222,11 @@ async def stream(
         return ServerSentEvent(json.dumps(body), event="govbus.error").encode()
 
     async def events() -> AsyncIterator[bytes]:
-        page, read_at, checked = first, time.monotonic(), time.monotonic()
+        if isinstance(first, Problem):
+            yield error_event(first)
+            return
+        page = first
         while True:
-            if page.events or time.monotonic() - checked >= recheck_s:
-                # Before sending anything: a delivery made after a revocation never leaves.
-                ended = await svc.rechecks.ended(who, read_at)
-                checked = time.monotonic()
-                if ended is not None:
-                    yield error_event(ended)
-                    return
             audit_reads(svc, who, page, request)
             if page.events:  # one chunk per page, not one send per event
                 tokens = [cursors.encode(after) for _, after in page.events]
@@ -236,11 +241,8 @@ async def stream(
             if await request.is_disconnected():
                 return
             await asyncio.sleep(0)
-            try:
-                page = await svc.consumption.pull(
-                    who.department, cursor=page.cursor, limit=100, wait_s=2
-                )
-                read_at = time.monotonic()
+            try:  # re-authorised while it waits (held.py): a revoked key ends the stream
+                page = await reader.page(page.cursor, limit=100, wait_s=2)
             except Problem as exc:  # mid-stream: say why and end; the client resumes later
                 yield error_event(exc)
                 return
@@ -257,13 +259,17 @@ async def schema(
     svc: ServicesDep,
     who: SubscriberDep,
 ) -> dict[str, Any]:
-    """The Avro schema of a delivery: the URL in each delivery's ``dataschema`` (on the
-    delivery topic itself ``govbus:schema:<fingerprint>``)."""
+    """The Avro schema of one of your deliveries: the URL in each delivery's ``dataschema``
+    (on the delivery topic itself ``govbus:schema:<fingerprint>``). Another department's
+    schemas -- which would show what it receives, and how masked -- are not found (404), like
+    a schema that does not exist."""
     decoder = svc.consumption.decoder
-    found = decoder.codec.schema(bytes.fromhex(fingerprint))
-    if found is None:
+    fp = bytes.fromhex(fingerprint)
+    found = decoder.codec.schema(fp)
+    if found is None or found.get(SUBSCRIBER_ATTR) is None:
+        # Unknown here yet, or registered before the worker marked its subscriber.
         await run_in_threadpool(decoder.refresh_schemas)
-        found = decoder.codec.schema(bytes.fromhex(fingerprint))
-    if found is None:
-        raise Problem(404, "no-such-schema", f"no delivery schema {fingerprint}")
+        found = decoder.codec.schema(fp)
+    if found is None or found.get(SUBSCRIBER_ATTR) != who.department:
+        raise Problem(404, "no-such-schema", f"no schema {fingerprint} of your deliveries")
     return found

@@ -413,12 +413,20 @@ class GatewaySettings(_Base):
     key_pool_size: int = Field(
         default=8, ge=1, description="PostgreSQL connections for key checks per instance."
     )
+    policy_write_wait_s: float = Field(
+        default=15.0,
+        gt=0,
+        le=120,
+        description="Admin writes to one subscription take turns; a write that cannot get "
+        "its turn within this many seconds gets 409 write-conflict (retry).",
+    )
     stream_recheck_s: float = Field(
         default=2.0,
         gt=0,
         le=30,
-        description="An open SSE stream re-checks its credential at least this often (and "
-        "before every page it sends); a revoked key or expired token ends it.",
+        description="An open SSE stream or a waiting long-poll pull re-checks its credential "
+        "at least this often (and before every page it sends after waiting); a revoked key "
+        "or expired token ends it.",
     )
     citizen_assertion_keys: list[Path] = Field(
         default_factory=list,

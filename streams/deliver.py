@@ -39,7 +39,9 @@ class Projector:
         key = (accepted.event.fingerprint, sub.id, tuple(sorted(shown.items())))
         fp = self._schemas.get(key)
         if fp is None:
-            fp = self.codec.register(projected_schema(accepted.event, shown, sub.id))
+            fp = self.codec.register(
+                projected_schema(accepted.event, shown, sub.id, sub.subscriber)
+            )
             self._schemas[key] = fp
         return fp
 

@@ -119,7 +119,14 @@ ROWS: tuple[Row, ...] = (
     Row("GET /v1/events", Action.READ_DELIVERIES, own=(401, 200, R, R, R, R, R, R)),
     Row("POST /v1/events/ack", Action.READ_DELIVERIES, own=(401, 204, R, R, R, R, R, R)),
     Row("GET /v1/events/stream", Action.READ_DELIVERIES, own=(401, 200, R, R, R, R, R, R)),
-    Row("GET /v1/schemas/{fp}", Action.READ_DELIVERIES, own=(401, 200, R, R, R, R, R, R)),
+    Row(
+        "GET /v1/schemas/{fp}",
+        Action.READ_DELIVERIES,
+        # own: the schema of one's own deliveries; other: of another department's (not found)
+        own=(401, 200, R, R, R, R, R, R),
+        other=(401, 404, R, R, R, R, R, R),
+        by_route=frozenset({"other"}),
+    ),
     Row("POST /v1/corrections/ack", Action.ACK_CORRECTIONS, own=(401, 204, R, R, R, R, R, R)),
     Row("GET /v1/licences/verify", Action.VERIFY_LICENCE, own=(401, 200, R, R, R, R, R, R)),
     Row(

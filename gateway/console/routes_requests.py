@@ -116,7 +116,7 @@ async def submit_request(request: Request, svc: ServicesDep, grant: PostRequest)
             purpose=values["purpose"],
             filter=json.loads(values["filter"]) if values["filter"] else None,
         )
-        await routes_admin.request_subscription(body, svc, grant)
+        await routes_admin.request_subscription(body, Response(), svc, grant)
     except (ValueError, ValidationError) as exc:  # bad JSON filter, bad shape
         message = f"not a valid request: {exc}"[:400]
         return render(request, "request.html", _form_context(svc, grant, values, message), 422)
@@ -148,7 +148,7 @@ async def approve(
     sub_id: SubscriptionId, svc: ServicesDep, grant: DecidePost, reason: Reason
 ) -> Response:
     decision = routes_admin.Decision(reason=reason, reference=reason[:200])
-    await routes_admin.approve(sub_id, decision, svc, grant)
+    await routes_admin.approve(sub_id, decision, response=Response(), svc=svc, grant=grant)
     return RedirectResponse(f"{PREFIX}/inbox?approved={sub_id}", status_code=303)
 
 
@@ -156,7 +156,9 @@ async def approve(
 async def reject(
     sub_id: SubscriptionId, svc: ServicesDep, grant: DecidePost, reason: Reason
 ) -> Response:
-    await routes_admin.reject(sub_id, routes_admin.Decision(reason=reason), svc, grant)
+    await routes_admin.reject(
+        sub_id, routes_admin.Decision(reason=reason), response=Response(), svc=svc, grant=grant
+    )
     return RedirectResponse(f"{PREFIX}/inbox?rejected={sub_id}", status_code=303)
 
 
@@ -164,5 +166,7 @@ async def reject(
 async def revoke(
     sub_id: SubscriptionId, svc: ServicesDep, grant: RevokePost, reason: Reason
 ) -> Response:
-    await routes_admin.revoke(sub_id, routes_admin.Decision(reason=reason), svc, grant)
+    await routes_admin.revoke(
+        sub_id, routes_admin.Decision(reason=reason), response=Response(), svc=svc, grant=grant
+    )
     return RedirectResponse(f"{PREFIX}/grants?revoked={sub_id}", status_code=303)

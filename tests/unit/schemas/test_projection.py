@@ -38,3 +38,18 @@ def test_only_granted_fields_in_catalogue_order_and_redacted_is_null() -> None:
     assert [f["name"] for f in schema["fields"]] == ["credit_code", "name"]
     assert schema["fields"][0]["type"] == "null"
     assert schema["fields"][1]["type"] == "string"
+
+
+def test_the_subscriber_is_an_attribute_outside_the_fingerprint() -> None:
+    """The gateway serves a schema only to its subscriber: the projection names it, and
+    naming it changes no fingerprint (deliveries made before still decode)."""
+    assert EVENT is not None
+    rules = {"credit_code": "clear"}
+    plain = projected_schema(EVENT, rules, "tax-reg")
+    marked = projected_schema(EVENT, rules, "tax-reg", "tax")
+    assert "govbus.subscriber" not in plain
+    assert marked["govbus.subscriber"] == "tax"
+    codec = AvroCodec()
+    fp = codec.register(plain)
+    assert codec.register(marked) == fp
+    assert (codec.schema(fp) or {}).get("govbus.subscriber") == "tax"  # the latest is kept
