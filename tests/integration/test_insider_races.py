@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from govbus.config import ConnectionSettings
-from govbus.demo.parts import CitizenLogin
 from govbus.gateway.keystore import KeyStore
+from govbus_devtools.demo.parts import CitizenLogin
 from tests.integration.helpers import wait_until
 from tests.integration.test_gateway import Gateway, problem, token
 from tests.integration.test_insider import (
