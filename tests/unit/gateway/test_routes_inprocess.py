@@ -16,12 +16,14 @@ from govbus.gateway.auth import Authenticator
 from govbus.gateway.authority import PUBLISHER, SUBSCRIBER
 from govbus.gateway.keystore import KeyRecord
 from govbus.schemas.codec import AvroCodec
+from govbus.schemas.projection import SUBSCRIBER_ATTR
 from tests.asgi import request
 
 SCHEMA: dict[str, Any] = {
     "type": "record",
     "name": "BirthForHealth",
     "namespace": "govbus.test",
+    SUBSCRIBER_ATTR: "civil_affairs",  # as the worker marks each projection
     "fields": [{"name": "certificate_no", "type": "string"}],
 }
 
@@ -55,6 +57,7 @@ def gateway() -> SimpleNamespace:
     keys = MemoryKeys(
         {
             "sub-key": KeyRecord("k1", "civil_affairs", (SUBSCRIBER,), revoked=False),
+            "tax-key": KeyRecord("k4", "tax", (SUBSCRIBER,), revoked=False),
             "pub-key": KeyRecord("k2", "health", (PUBLISHER,), revoked=False),
             "old-key": KeyRecord("k3", "civil_affairs", (SUBSCRIBER,), revoked=True),
         }
@@ -96,6 +99,12 @@ def test_a_subscriber_reads_a_delivery_schema(gateway: SimpleNamespace) -> None:
     assert response.status_code == 200, response.text
     assert response.json()["name"] == "BirthForHealth"
     assert gateway.decoder.refreshed == 0  # known: no trip to the schema topic
+
+
+def test_another_departments_schema_is_not_found(gateway: SimpleNamespace) -> None:
+    response = get(gateway, f"/v1/schemas/{gateway.fingerprint}", "tax-key")
+    assert response.status_code == 404
+    assert response.json()["type"].endswith("no-such-schema")
 
 
 def test_an_unknown_schema_is_looked_up_once_then_404(gateway: SimpleNamespace) -> None:
