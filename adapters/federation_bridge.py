@@ -4,7 +4,8 @@ from ``<peer>/<department>``.
 This bus is an ordinary subscriber at the peer: the peer's policy decides which fields it
 gets and masks them, the peer audits the delivery and the read. The bridge pulls from the
 peer's gateway in Avro (the exact bytes the peer delivered), publishes each event to this
-bus's event topic with acks=all, and only then acks the peer's cursor. A crash in between
+bus's event topic with acks=all, and only then acks the peer's cursor (the subscriber SDK,
+``govbus.client``, does the reading, acking and retrying). A crash in between
 re-reads the page; the events keep their ids (the peer's delivery ids for this bus), so this
 bus's dedupe counts the copies as duplicates: nothing lost, nothing delivered twice. Here
 the events are validated against the inbound agreement, deduplicated, routed and masked
@@ -21,8 +22,7 @@ import binascii
 import json
 import logging
 import threading
-import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +32,8 @@ import httpx
 from opentelemetry.trace import SpanKind
 
 from govbus import telemetry
-from govbus.adapters.publisher import Prepared, Publisher, PublishError, PublishResult
+from govbus.adapters.publisher import Prepared, Publisher, PublishResult
+from govbus.client import Backoff, Delivery, RefusedError, Subscriber
 from govbus.dlq import PEER_SOURCE
 from govbus.errors import GovbusError
 from govbus.heartbeat import beat
@@ -41,9 +42,7 @@ from govbus.schemas.envelope import Envelope, EnvelopeError, parse_time
 from govbus.schemas.topics import DLQ, check_party_id, event_topic
 
 log = logging.getLogger(__name__)
-AVRO = "application/avro"
 PUBLISH_TIMEOUT_S = 60.0
-BACKOFF_S = (0.5, 1.0, 2.0, 5.0, 10.0)
 
 
 class BridgeError(GovbusError):
@@ -119,6 +118,10 @@ class BridgeStats:
 
 
 class Bridge:
+    """The peer's subscriber SDK (``govbus.client``) with a page handler that publishes the
+    page here and returns once this bus acknowledged every event (acks=all): the SDK acks
+    the peer's cursor only then, and resumes from the last ack after any failure."""
+
     def __init__(
         self,
         *,
@@ -132,13 +135,19 @@ class Bridge:
     ) -> None:
         self.peer = check_party_id(peer)
         self.publisher = publisher
-        self.limit = limit
-        self.wait_s = wait_s
         self._owns_http = http is None
         self.http = http or httpx.Client(base_url=peer_gateway, timeout=wait_s + 30)
-        self.headers = {"X-API-Key": api_key, "Accept": AVRO}
+        self.subscriber = Subscriber(
+            peer_gateway,
+            api_key,
+            avro=True,  # the exact bytes the peer delivered
+            decode=False,  # relayed as they are; this bus's worker decodes and checks them
+            limit=limit,
+            wait_s=wait_s,
+            http=self.http,
+            backoff=Backoff(base_s=0.5, cap_s=10.0),
+        )
         self.stats = BridgeStats()
-        self._cursor: str | None = None  # None: resume from the last ack at the peer
 
     def close(self) -> None:
         if self._owns_http:
@@ -150,27 +159,12 @@ class Bridge:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def run_once(self) -> int:
-        """Pull a page, publish it here, ack it there. Returns the events relayed."""
-        params: dict[str, Any] = {"limit": self.limit, "wait": self.wait_s}
-        if self._cursor:
-            params["cursor"] = self._cursor
-        response = self.http.get("/v1/events", params=params, headers=self.headers)
-        self._check(response)
-        body = response.json()
-        events: list[dict[str, Any]] = body["events"]
-        self.stats.pulled += len(events)
-        futures = [self._send(event) for event in events]
+    def relay_page(self, page: Sequence[Delivery]) -> None:
+        """Publish a page here; returns once every event is acknowledged (acks=all)."""
+        self.stats.pulled += len(page)
+        futures = [self._send(dict(delivery.cloudevent)) for delivery in page]
         for future in futures:
-            future.result(timeout=PUBLISH_TIMEOUT_S)  # acks=all here before the ack there
-        if events:
-            ack = self.http.post(
-                "/v1/events/ack", json={"cursor": body["cursor"]}, headers=self.headers
-            )
-            self._check(ack)
-            self.stats.acked_pages += 1
-        self._cursor = body["cursor"]
-        return len(events)
+            future.result(timeout=PUBLISH_TIMEOUT_S)
 
     def _send(self, event: dict[str, Any]) -> Future[PublishResult]:
         try:
@@ -199,18 +193,6 @@ class Bridge:
         self.stats.event_ids.append(prepared.envelope.id)
         return future
 
-    def _check(self, response: httpx.Response) -> None:
-        if response.status_code < 400:
-            return
-        try:
-            problem = response.json()
-        except ValueError:
-            problem = {"detail": response.text[:200]}
-        message = f"peer gateway answered {response.status_code}: {problem.get('detail')}"
-        if response.status_code in (401, 403, 404, 422):
-            raise BridgeError(message)
-        raise httpx.HTTPStatusError(message, request=response.request, response=response)
-
     def run(
         self,
         stop: threading.Event,
@@ -221,28 +203,17 @@ class Bridge:
         """Until ``stop`` (or ``idle_exit_s`` without events). Transient failures on either
         side are retried from the last ack; a refusal by the peer (BridgeError) ends it.
         ``heartbeat`` is touched after each page that went through (liveness)."""
-        failures = 0
-        idle_since = time.monotonic()
-        while not stop.is_set():
-            try:
-                if self.run_once():
-                    idle_since = time.monotonic()
-                failures = 0
-                if heartbeat is not None:
-                    beat(heartbeat)
-            except BridgeError:
-                raise
-            except (httpx.HTTPError, PublishError, TimeoutError) as exc:
-                self.stats.errors += 1
-                self.stats.last_error = str(exc)[:300]
-                self._cursor = None  # re-read from the last ack; this bus dedupes the copies
-                delay = BACKOFF_S[min(failures, len(BACKOFF_S) - 1)]
-                failures += 1
-                log.warning(
-                    "federation: retrying",
-                    extra={"peer": self.peer, "error": self.stats.last_error, "in_s": delay},
-                )
-                stop.wait(delay)
-            if idle_exit_s is not None and time.monotonic() - idle_since > idle_exit_s:
-                break
+        try:
+            self.subscriber.run_pages(
+                self.relay_page,
+                stop=stop,
+                idle_exit_s=idle_exit_s,
+                on_progress=None if heartbeat is None else lambda: beat(heartbeat),
+            )
+        except RefusedError as exc:
+            raise BridgeError(str(exc)) from None
+        finally:
+            done = self.subscriber.stats
+            self.stats.errors, self.stats.last_error = done.errors, done.last_error
+            self.stats.acked_pages = done.acked
         return self.stats

@@ -5,6 +5,10 @@ key is a partition bucket that names no one (see ``partition_key``).
 
     with Publisher("health") as pub:
         result = pub.publish("gov.health.birth_registered", data).result(timeout=10)
+
+A bulk load goes to the bulk lane (``Publisher("health", lane="bulk")``, what ``govbus load``
+does): the same events, read by the workers apart from real-time traffic so a large load
+never delays anyone else's events.
 """
 
 from __future__ import annotations
@@ -24,14 +28,13 @@ from opentelemetry.trace import SpanKind
 from govbus import telemetry
 from govbus.config import ConnectionSettings, load
 from govbus.errors import GovbusError
-from govbus.kafka_config import client_config
 from govbus.schemas.catalogue import Catalogue, EventType, default_catalogue
 from govbus.schemas.codec import AvroCodec, CodecError
-from govbus.schemas.envelope import Envelope, HeaderList, KafkaHeaders
+from govbus.schemas.envelope import Envelope, HeaderList, KafkaHeaders, schema_ref
 from govbus.schemas.errors import ReasonedError
 from govbus.schemas.models import EventModel
 from govbus.schemas.registry import SchemaRegistryClient
-from govbus.schemas.topics import check_party_id
+from govbus.schemas.topics import REALTIME, Lane, check_lane, check_party_id
 from govbus.schemas.validation import check_fields
 
 PARTITION_BUCKETS = 1 << 16
@@ -82,8 +85,10 @@ class EventEncoder:
         source: str,
         catalogue: Catalogue,
         registry: SchemaRegistryClient | None = None,
+        lane: Lane = REALTIME,
     ) -> None:
         self.source = check_party_id(source)
+        self.lane = check_lane(lane)
         self.catalogue = catalogue
         self.registry = registry
         self.codec = AvroCodec(registry)
@@ -135,7 +140,7 @@ class EventEncoder:
             version=event.version,
             subject="",  # the bus computes it from the record
             time=time or dt.datetime.now(dt.UTC),
-            dataschema=f"govbus:schema:{fp.hex()}",
+            dataschema=schema_ref(fp),
             correlation_id=correlation_id,
             causation_id=causation_id,
             corrects=corrects,
@@ -143,7 +148,7 @@ class EventEncoder:
         )
         headers = [*envelope.to_headers(), *extra_headers]
         key = partition_key(event.subject_kind, str(record[event.subject_field]))
-        return Prepared(envelope, event.topic, key, value, headers)
+        return Prepared(envelope, event.lane_topic(self.lane), key, value, headers)
 
 
 class Publisher:
@@ -156,15 +161,19 @@ class Publisher:
         catalogue: Catalogue | None = None,
         conn: ConnectionSettings | None = None,
         producer_config: Mapping[str, Any] | None = None,
+        lane: Lane = REALTIME,
     ) -> None:
         conn = conn or load(ConnectionSettings)
         registry = (
             SchemaRegistryClient(conn.schema_registry_url) if conn.schema_registry_url else None
         )
-        self.encoder = EventEncoder(source, catalogue or default_catalogue(), registry)
+        self.encoder = EventEncoder(source, catalogue or default_catalogue(), registry, lane)
         self._producer = Producer(
             {
-                **client_config(conn.bootstrap),
+                # The publishing department's own credentials (GOVBUS_KAFKA_SASL_*), which
+                # `govbus acl sync` lets write its own event topics and nothing else.
+                "bootstrap.servers": conn.bootstrap,
+                **conn.kafka_security(),
                 "enable.idempotence": True,
                 "acks": "all",
                 # Events are facts someone waits for: 1 ms, not more. Under load librdkafka

@@ -33,7 +33,7 @@ from bench.null_pipeline import null_pipeline
 from bench.raw import raw_ceiling
 from bench.summary import markdown, update_doc
 from govbus.config import ConnectionSettings, LocalRuntimeSettings, load
-from govbus.devenv.runtime import Runtime
+from govbus_devtools.devenv.runtime import Runtime
 
 DEFAULT_PARTS = ("raw", "null", "bus", "latency")
 EXTRA_PARTS = ("clear", "gateway", "dedupe")

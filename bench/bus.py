@@ -16,8 +16,8 @@ from typing import Any
 from bench.common import BIRTH, bus_worker, count_arrivals, cpu_seconds, peak_rss_mb
 from govbus.adapters.publisher import Publisher
 from govbus.config import ConnectionSettings
-from govbus.demo.sample_data import birth
 from govbus.schemas.topics import delivery_topic
+from govbus_devtools.demo.sample_data import birth
 
 IDLE_S = 5.0
 

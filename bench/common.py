@@ -20,12 +20,12 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from govbus.adapters.publisher import EventEncoder, Prepared
 from govbus.config import ConnectionSettings, LocalRuntimeSettings, load
-from govbus.demo.sample_data import birth
-from govbus.devenv.worker import WorkerProcess
 from govbus.schemas.audit import GENESIS
 from govbus.schemas.catalogue import default_catalogue
 from govbus.schemas.topics import delivery_topic
 from govbus.streams.sink import progress_output, read_progress
+from govbus_devtools.demo.sample_data import birth
+from govbus_devtools.devenv.worker import WorkerProcess
 
 BIRTH = "gov.health.birth_registered"
 APPROVAL = {"approver": "bench", "approved_at": "2026-01-01T00:00:00Z"}

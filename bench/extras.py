@@ -22,10 +22,10 @@ import redis
 from bench.common import BIRTH, MASKED, bus_worker, peak_rss_mb, reader_at
 from govbus.adapters.publisher import Publisher
 from govbus.config import ConnectionSettings, GatewaySettings
-from govbus.demo.sample_data import birth
-from govbus.devenv.process import free_port
 from govbus.gateway.keystore import KeyStore
 from govbus.streams.dedupe import RedisDedupe, UnpipelinedRedisDedupe
+from govbus_devtools.demo.sample_data import birth
+from govbus_devtools.devenv.process import free_port
 
 
 def gateway_pull(conn: ConnectionSettings, n: int) -> dict[str, Any]:

@@ -25,11 +25,11 @@ import httpx
 from bench.common import BIRTH, MASKED, bus_worker, cpu_seconds, percentile
 from govbus.adapters.publisher import Publisher
 from govbus.config import ConnectionSettings, GatewaySettings, load
-from govbus.demo.sample_data import birth
-from govbus.devenv.process import free_port
 from govbus.gateway import cursor as cursors
 from govbus.gateway.keystore import KeyStore
 from govbus.schemas.topics import delivery_topic
+from govbus_devtools.demo.sample_data import birth
+from govbus_devtools.devenv.process import free_port
 
 WARM_UP = 0.05  # the first 5 % of events (the stream's first reads) are left out
 
@@ -114,6 +114,7 @@ def latency(conn: ConnectionSettings, rate: float, seconds: float) -> dict[str, 
                     time.sleep(pause)
             pub.flush(60)
         reader.wait(timeout=seconds + 600)
+        reader.stdout.close()
         cpu = cpu_seconds(worker.pid) - cpu_before
     both = json.loads(out.read_text())
     sse, kafka = (both[k][int(len(both[k]) * WARM_UP) :] for k in ("sse", "kafka"))

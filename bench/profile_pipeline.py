@@ -21,7 +21,6 @@ from pyinstrument import Profiler
 from bench.common import MASKED
 from govbus.adapters.publisher import EventEncoder
 from govbus.config import KeySettings
-from govbus.demo.sample_data import birth
 from govbus.policy import parse_policy
 from govbus.pseudonym import Pseudonymizer
 from govbus.schemas.catalogue import default_catalogue
@@ -31,6 +30,7 @@ from govbus.streams.deliver import Projector
 from govbus.streams.messages import InMessage, Output
 from govbus.streams.pipeline import Pipeline
 from govbus.streams.validate import Validator
+from govbus_devtools.demo.sample_data import birth
 
 BIRTH = "gov.health.birth_registered"
 TOPIC = "govbus.events.health.birth_registered.v2"

@@ -13,10 +13,11 @@ from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from govbus.config import ConnectionSettings, GatewaySettings, KeySettings, load
-from govbus.devenv.probes import kafka_ready, pg_ready, redis_ready
+from govbus.delivery_reader import DeliveryDecoder
 from govbus.disclosures import DisclosureStore
 from govbus.gateway import (
     access_log,
+    console,
     http_telemetry,
     routes_admin,
     routes_citizens,
@@ -24,6 +25,7 @@ from govbus.gateway import (
     routes_inbound,
     routes_ops,
     routes_publish,
+    routes_standards,
 )
 from govbus.gateway.assertions import CitizenAssertions
 from govbus.gateway.audit import GatewayAudit
@@ -32,11 +34,12 @@ from govbus.gateway.clientlimit import ClientLimiter
 from govbus.gateway.consume import Consumption
 from govbus.gateway.deps import Publishers, Services
 from govbus.gateway.keystore import KeyStore
+from govbus.gateway.policy_writes import PolicyWriter
 from govbus.gateway.problems import Problem, install, problem_response
 from govbus.gateway.ratelimit import RateLimiter
-from govbus.gateway.reader import DeliveryDecoder
 from govbus.gateway.recheck import Rechecks
 from govbus.licences import LicenceStore
+from govbus.probes import readiness
 from govbus.pseudonym import Pseudonymizer
 from govbus.trace_index import TraceLookup
 
@@ -45,77 +48,99 @@ from govbus.trace_index import TraceLookup
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
+def build_services(conn: ConnectionSettings, settings: GatewaySettings) -> Services:
+    """The gateway's clients, built from its settings (what the lifespan owns)."""
+    keys = KeyStore(
+        conn.pg,
+        settings.api_key_pepper.get_secret_value().encode(),
+        positive_ttl_s=settings.key_cache_s,
+        negative_ttl_s=settings.key_negative_cache_s,
+    )
+    keys.init()
+    keys.open_pool(settings.key_pool_size)
+    shared_redis = redis.Redis.from_url(conn.redis, socket_timeout=2)
+    disclosures, licences = DisclosureStore(conn.pg), LicenceStore(conn.pg)
+    disclosures.init()
+    licences.init()
+    auth = Authenticator(
+        keys,
+        settings.jwt_public_keys,
+        settings.jwt_issuer,
+        settings.jwt_audience,
+        settings.jwks_url,
+        bureau=settings.bureau_department,
+    )
+    traces = TraceLookup(conn.bootstrap, conn.pg)
+    traces.store.init()
+    return Services(
+        settings=settings,
+        auth=auth,
+        limiter=RateLimiter(
+            shared_redis,
+            settings.rate_limit_per_minute,
+            settings.quota_per_day,
+        ),
+        consumption=Consumption(
+            conn.bootstrap, DeliveryDecoder(conn.bootstrap), settings.window_events
+        ),
+        audit=GatewayAudit(conn.bootstrap, settings.instance_id),
+        publishers=Publishers(),
+        keys=keys,
+        bootstrap=conn.bootstrap,
+        policy_topic=conn.policy_topic,
+        disclosures=disclosures,
+        licences=licences,
+        pseudonymizer=Pseudonymizer(load(KeySettings)),
+        assertions=CitizenAssertions(
+            settings.citizen_assertion_keys,
+            settings.citizen_assertion_issuer,
+            settings.citizen_assertion_audience,
+            settings.citizen_assertion_max_age_s,
+            shared_redis,
+        ),
+        rechecks=Rechecks(auth),
+        policy=PolicyWriter(
+            conn.pg, conn.bootstrap, conn.policy_topic, wait_s=settings.policy_write_wait_s
+        ),
+        traces=traces,
+    )
+
+
 def create_app(
-    conn: ConnectionSettings | None = None, settings: GatewaySettings | None = None
+    conn: ConnectionSettings | None = None,
+    settings: GatewaySettings | None = None,
+    services: Services | None = None,
 ) -> FastAPI:
+    """The gateway. ``services``: its clients (key store, rate limiter, Kafka reader, stores...)
+    handed in, e.g. in-memory fakes for in-process route tests; by default the lifespan builds
+    them from ``conn`` and ``settings``. Routes reach them through ``deps.services``, a FastAPI
+    dependency that tests may also override."""
     conn = conn or load(ConnectionSettings)
     settings = settings or load(GatewaySettings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        keys = KeyStore(
-            conn.pg,
-            settings.api_key_pepper.get_secret_value().encode(),
-            positive_ttl_s=settings.key_cache_s,
-            negative_ttl_s=settings.key_negative_cache_s,
-        )
-        keys.init()
-        keys.open_pool(settings.key_pool_size)
-        shared_redis = redis.Redis.from_url(conn.redis, socket_timeout=2)
-        disclosures, licences = DisclosureStore(conn.pg), LicenceStore(conn.pg)
-        disclosures.init()
-        licences.init()
-        auth = Authenticator(
-            keys,
-            settings.jwt_public_keys,
-            settings.jwt_issuer,
-            settings.jwt_audience,
-            settings.jwks_url,
-            bureau=settings.bureau_department,
-        )
-        app.state.services = Services(
-            settings=settings,
-            auth=auth,
-            limiter=RateLimiter(
-                shared_redis,
-                settings.rate_limit_per_minute,
-                settings.quota_per_day,
-            ),
-            consumption=Consumption(
-                conn.bootstrap, DeliveryDecoder(conn.bootstrap), settings.window_events
-            ),
-            audit=GatewayAudit(conn.bootstrap, settings.instance_id),
-            publishers=Publishers(),
-            keys=keys,
-            bootstrap=conn.bootstrap,
-            policy_topic=conn.policy_topic,
-            disclosures=disclosures,
-            licences=licences,
-            pseudonymizer=Pseudonymizer(load(KeySettings)),
-            assertions=CitizenAssertions(
-                settings.citizen_assertion_keys,
-                settings.citizen_assertion_issuer,
-                settings.citizen_assertion_audience,
-                settings.citizen_assertion_max_age_s,
-                shared_redis,
-            ),
-            rechecks=Rechecks(auth),
-            traces=TraceLookup(conn.bootstrap, conn.pg),
-        )
-        app.state.services.traces.store.init()
+        app.state.services = build_services(conn, settings)
+        keys = app.state.services.keys
         yield
         app.state.services.publishers.close()
         app.state.services.consumption.close()
         app.state.services.audit.flush()
         app.state.services.traces.close()
+        app.state.services.policy.close()
         keys.close()
 
     app = FastAPI(
         title="govbus gateway",
         version="0.1.0",
-        lifespan=lifespan,
+        lifespan=lifespan if services is None else None,  # handed in: nothing to build
         description="Subscribing departments read only their own deliveries.",
+        docs_url=None,  # served below from local assets, not a CDN
+        redoc_url=None,
     )
+    routes_standards.install_docs(app)
+    if services is not None:
+        app.state.services = services
     install(app)
     access_log.install()
     http_telemetry.instrument(app)
@@ -162,11 +187,7 @@ def create_app(
     @app.get("/readyz", tags=["ops"])
     async def readyz() -> dict[str, str]:
         """Readiness: Kafka, Redis and PostgreSQL answer real requests."""
-        checks = {
-            "kafka": await run_in_threadpool(kafka_ready, conn.bootstrap),
-            "redis": await run_in_threadpool(redis_ready, conn.redis),
-            "postgres": await run_in_threadpool(pg_ready, conn.pg),
-        }
+        checks = await run_in_threadpool(readiness, conn)
         down = [name for name, ok in checks.items() if not ok]
         if down:
             raise Problem(503, "not-ready", f"not answering: {', '.join(down)}")
@@ -179,4 +200,6 @@ def create_app(
     app.include_router(routes_inbound.router)
     app.include_router(routes_citizens.router)
     app.include_router(routes_ops.router)
+    app.include_router(routes_standards.router)
+    console.install(app)
     return app

@@ -11,7 +11,8 @@ Powers, in short:
 - The data-management bureau (the platform operator; principals of the department
   ``GOVBUS_BUREAU_DEPARTMENT``) administers the platform: keys of any department with any
   role, inbound agreements with other provinces' buses, revocation of any subscription.
-  It approves nothing on a provider's behalf.
+  It approves nothing on a provider's behalf. It alone operates the platform (the
+  console's ops pages: every department's throughput, dead letters and event traces).
 - A department's admin acts only for its own department: its own keys (with roles a
   department may hold), its own subscription requests, the approval or rejection of its
   own part of requests for the data it provides -- never of a request its own department
@@ -58,6 +59,8 @@ class Action(StrEnum):
     MANAGE_INBOUND = "manage_inbound"
     VIEW_DISCLOSURES = "view_disclosures"
     VIEW_TRACE = "view_trace"  # what happened to one event (ops)
+    VIEW_OPS = "view_ops"  # the console's ops pages: throughput, lag, dead letters, traces
+    REDRIVE = "redrive"  # send dead letters back to their event topic
 
 
 # The roles that may attempt each action at all (any one of them).
@@ -78,9 +81,13 @@ NEEDS: dict[Action, frozenset[str]] = {
     Action.MANAGE_INBOUND: frozenset({ADMIN}),
     Action.VIEW_DISCLOSURES: frozenset({CITIZEN_PORTAL}),
     Action.VIEW_TRACE: frozenset({ADMIN, AUDITOR}),
+    Action.VIEW_OPS: frozenset({ADMIN, AUDITOR}),
+    Action.REDRIVE: frozenset({ADMIN}),
 }
 # Tracing an event shows every recipient of it across departments: the operator's only.
-BUREAU_ONLY = frozenset({Action.VIEW_INBOUND, Action.MANAGE_INBOUND, Action.VIEW_TRACE})
+BUREAU_ONLY = frozenset(
+    {Action.VIEW_INBOUND, Action.MANAGE_INBOUND, Action.VIEW_TRACE, Action.VIEW_OPS, Action.REDRIVE}
+)
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,8 @@ from confluent_kafka import OFFSET_INVALID, Consumer, KafkaException, Message, T
 from fastapi.concurrency import run_in_threadpool
 from opentelemetry import metrics
 
+from govbus.delivery_reader import DeliveryDecoder, Received
 from govbus.gateway.problems import Problem
-from govbus.gateway.reader import DeliveryDecoder, Received
 from govbus.gateway.window import Window
 from govbus.kafka_config import client_config
 from govbus.schemas.topics import consumer_group, delivery_topic

@@ -21,6 +21,7 @@ from govbus.gateway.auth import Authenticator
 from govbus.gateway.authority import Action, Principal, Target, decide
 from govbus.gateway.consume import Consumption
 from govbus.gateway.keystore import KeyStore
+from govbus.gateway.policy_writes import PolicyWriter
 from govbus.gateway.problems import Problem
 from govbus.gateway.ratelimit import RateLimiter
 from govbus.gateway.recheck import Rechecks
@@ -64,6 +65,7 @@ class Services:
     assertions: CitizenAssertions
     rechecks: Rechecks
     traces: TraceLookup
+    policy: PolicyWriter
 
 
 def services(request: Request) -> Services:

@@ -32,6 +32,7 @@ _ERRORS = {
     401: "no or invalid credentials",
     403: "authenticated, but not allowed (role, ownership, grant)",
     404: "no such resource, or nothing granted to you",
+    406: "none of the media types in Accept is offered (the detail lists those that are)",
     409: "conflicts with the current state",
     411: "Content-Length required",
     413: "body too large",

@@ -11,9 +11,10 @@ unconditional data is active at once.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Path, Response
+from fastapi import APIRouter, Depends, Header, Path, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, ValidationError
 
@@ -73,7 +74,10 @@ def target_of(sub: Subscription) -> Target:
 
 
 def shown(sub: Subscription) -> dict[str, Any]:
-    return sub.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return {
+        **sub.model_dump(mode="json", by_alias=True, exclude_none=True),
+        "etag": policy_store.etag(sub),
+    }
 
 
 async def _current(svc: ServicesDep) -> dict[str, Subscription]:
@@ -81,17 +85,45 @@ async def _current(svc: ServicesDep) -> dict[str, Subscription]:
     return {s.id: s for s in doc.subscriptions}
 
 
-async def write_policy(
-    svc: ServicesDep, who: Principal, entry: policy_store.Entry, action: str
-) -> None:
-    """Write one subscription or inbound agreement to the policy topic, audited."""
-    await run_in_threadpool(policy_store.write, svc.bootstrap, svc.policy_topic, [entry])
+IfMatch = Annotated[
+    str | None,
+    Header(
+        description="Only if the entry's ETag (from the listing or a previous write) is "
+        "still this one; else 412."
+    ),
+]
+E = TypeVar("E", bound=policy_store.Entry)
+
+
+async def change_policy(
+    svc: ServicesDep,
+    who: Principal,
+    response: Response,
+    *,
+    key: str,
+    kind: type[E],
+    change: Callable[[E | None], tuple[E, str]],
+    if_match: str | None = None,
+) -> E:
+    """Change one subscription or inbound agreement as a compare-and-set (policy_writes):
+    ``change`` sees the entry as stored at its turn and returns the new entry and what was
+    done; audited, and the new ETag is in the response."""
+    done: list[str] = []
+
+    def apply(current: E | None) -> E:
+        changed, action = change(current)
+        done.append(action)
+        return changed
+
+    entry = await run_in_threadpool(svc.policy.update, key, kind, apply, if_match=if_match)
     party = entry.peer if isinstance(entry, InboundAgreement) else entry.subscriber
     svc.audit.record(
         "policy",
         subscriber=party,
-        detail=f"{action} {policy_store.entry_key(entry)} by {who.department} ({who.credential})",
+        detail=f"{done[-1]} {key} by {who.department} ({who.credential})",
     )
+    response.headers["ETag"] = policy_store.etag(entry)
+    return entry
 
 
 @router.get("/subscriptions")
@@ -104,7 +136,7 @@ async def list_subscriptions(svc: ServicesDep, grant: ViewSubscriptions) -> dict
 
 @router.post("/subscriptions", status_code=201)
 async def request_subscription(
-    body: SubscriptionRequest, svc: ServicesDep, grant: RequestSubscription
+    body: SubscriptionRequest, response: Response, svc: ServicesDep, grant: RequestSubscription
 ) -> dict[str, Any]:
     """Request a subscription for your own department: active at once for unconditional
     data, 'pending' until a provider approves for conditional data; refused for data that
@@ -122,53 +154,68 @@ async def request_subscription(
     except ValidationError as exc:
         raise Problem(422, "invalid-subscription", str(exc.errors()[:3])) from None
     grant.check(target_of(sub))
-    if body.id in await _current(svc):
-        raise Problem(409, "subscription-exists", f"subscription {body.id} exists")
     sub = sub.model_copy(update={"status": approvals.status_of(sub, default_catalogue())})
     problems = validate(PolicyDocument(subscriptions=[sub]), default_catalogue())
     if problems:
         raise Problem(422, "invalid-subscription", "; ".join(problems))
-    await write_policy(svc, who, sub, "requested")
-    return shown(sub)
+
+    def create(current: Subscription | None) -> tuple[Subscription, str]:
+        if current is not None:
+            raise Problem(409, "subscription-exists", f"subscription {body.id} exists")
+        return sub, "requested"
+
+    return shown(
+        await change_policy(svc, who, response, key=body.id, kind=Subscription, change=create)
+    )
 
 
-async def _subscription(svc: ServicesDep, sub_id: str) -> Subscription:
-    sub = (await _current(svc)).get(sub_id)
-    if sub is None:
+def existing(sub_id: str, current: Subscription | None) -> Subscription:
+    if current is None:
         raise Problem(404, "no-such-subscription", f"no subscription {sub_id}")
-    return sub
+    return current
 
 
 async def _answer(
-    svc: ServicesDep, grant: Grant, sub_id: str, decision: Decision, *, approve: bool
+    svc: ServicesDep,
+    grant: Grant,
+    response: Response,
+    sub_id: str,
+    decision: Decision,
+    *,
+    approve: bool,
+    if_match: str | None,
 ) -> dict[str, Any]:
-    sub = await _subscription(svc, sub_id)
-    grant.check(target_of(sub))
     who, now, catalogue = grant.who, dt.datetime.now(dt.UTC), default_catalogue()
     credential = f"{who.department}:{who.credential}"
-    try:
-        if approve:
-            changed = approvals.approve(
-                sub,
-                who.department,
-                approver=credential,
-                reference=decision.reference,
-                now=now,
-                catalogue=catalogue,
-            )
-        else:
-            changed = approvals.reject(
-                sub,
-                who.department,
-                rejecter=credential,
-                reason=decision.reason,
-                now=now,
-                catalogue=catalogue,
-            )
-    except approvals.NotAwaitingError as exc:
-        raise Problem(409, "not-pending", str(exc)) from None
-    await write_policy(
-        svc, who, changed, f"{'approved' if approve else 'rejected'} for {who.department}"
+
+    def answer(current: Subscription | None) -> tuple[Subscription, str]:
+        sub = existing(sub_id, current)
+        grant.check(target_of(sub))
+        try:
+            if approve:
+                changed = approvals.approve(
+                    sub,
+                    who.department,
+                    approver=credential,
+                    reference=decision.reference,
+                    now=now,
+                    catalogue=catalogue,
+                )
+            else:
+                changed = approvals.reject(
+                    sub,
+                    who.department,
+                    rejecter=credential,
+                    reason=decision.reason,
+                    now=now,
+                    catalogue=catalogue,
+                )
+        except approvals.NotAwaitingError as exc:
+            raise Problem(409, "not-pending", str(exc)) from None
+        return changed, f"{'approved' if approve else 'rejected'} for {who.department}"
+
+    changed = await change_policy(
+        svc, who, response, key=sub_id, kind=Subscription, change=answer, if_match=if_match
     )
     return shown(changed)
 
@@ -177,38 +224,52 @@ async def _answer(
 async def approve(
     sub_id: SubscriptionId,
     decision: Decision,
+    *,
+    response: Response,
     svc: ServicesDep,
     grant: DecideSubscription,
+    if_match: IfMatch = None,
 ) -> dict[str, Any]:
     """A providing department approves its part: the conditional types it owns. Another
     provider's types in the same request wait for that provider."""
-    return await _answer(svc, grant, sub_id, decision, approve=True)
+    return await _answer(svc, grant, response, sub_id, decision, approve=True, if_match=if_match)
 
 
 @router.post("/subscriptions/{sub_id}/reject")
 async def reject(
     sub_id: SubscriptionId,
     decision: Decision,
+    *,
+    response: Response,
     svc: ServicesDep,
     grant: DecideSubscription,
+    if_match: IfMatch = None,
 ) -> dict[str, Any]:
     """A providing department refuses its part, with the reason recorded."""
-    return await _answer(svc, grant, sub_id, decision, approve=False)
+    return await _answer(svc, grant, response, sub_id, decision, approve=False, if_match=if_match)
 
 
 @router.post("/subscriptions/{sub_id}/revoke")
 async def revoke(
     sub_id: SubscriptionId,
     decision: Decision,
+    *,
+    response: Response,
     svc: ServicesDep,
     grant: RevokeSubscription,
+    if_match: IfMatch = None,
 ) -> dict[str, Any]:
     """Stop a subscription (its subscriber, a provider of its conditional data, or the
     bureau); workers stop delivering within seconds."""
-    sub = await _subscription(svc, sub_id)
-    grant.check(target_of(sub))
-    changed = policy_store.revoked(sub, decision.reason)
-    await write_policy(svc, grant.who, changed, "revoked")
+
+    def stop(current: Subscription | None) -> tuple[Subscription, str]:
+        sub = existing(sub_id, current)
+        grant.check(target_of(sub))
+        return policy_store.revoked(sub, decision.reason), "revoked"
+
+    changed = await change_policy(
+        svc, grant.who, response, key=sub_id, kind=Subscription, change=stop, if_match=if_match
+    )
     return shown(changed)
 
 

@@ -7,9 +7,8 @@ import asyncio
 import base64
 import datetime as dt
 import json
-import time
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi import Path as PathParam
@@ -19,13 +18,18 @@ from sse_starlette import ServerSentEvent
 from sse_starlette.sse import EventSourceResponse
 
 from govbus import telemetry
+from govbus.delivery_reader import Received
 from govbus.gateway import cursor as cursors
+from govbus.gateway import media
 from govbus.gateway.auth import Principal
 from govbus.gateway.consume import Page
 from govbus.gateway.deps import Services, ServicesDep, SubscriberDep, parse_cursor
+from govbus.gateway.held import HeldRead
+from govbus.gateway.media import negotiate
 from govbus.gateway.problems import PROBLEM_RESPONSES, Problem
-from govbus.gateway.reader import Received
+from govbus.schemas.envelope import SCHEMA_REF_PREFIX
 from govbus.schemas.jsonvalues import to_json
+from govbus.schemas.projection import SUBSCRIBER_ATTR
 
 router = APIRouter(prefix="/v1/events", tags=["subscribers"], responses=PROBLEM_RESPONSES)
 
@@ -41,9 +45,19 @@ class PulledPage(BaseModel):
     cursor: str = Field(description="where the next pull starts; ack it once processed")
 
 
-def cloudevent_body(item: Received, *, avro: bool = False) -> dict[str, Any]:
+def schema_url(dataschema: str, base: str) -> str:
+    """``govbus:schema:<fingerprint>`` (as on the delivery topic) as the gateway URL that
+    serves that schema; with no ``base``, or any other value, unchanged."""
+    fingerprint = dataschema.removeprefix(SCHEMA_REF_PREFIX)
+    if base and fingerprint and fingerprint != dataschema:
+        return f"{base.rstrip('/')}/v1/schemas/{fingerprint}"
+    return dataschema
+
+
+def cloudevent_body(item: Received, *, avro: bool = False, base: str = "") -> dict[str, Any]:
     """CloudEvents JSON format, without the reader's cursor. With ``avro`` the data is the
-    delivered Avro single-object bytes in ``data_base64`` (schema: GET /v1/schemas/{fp})."""
+    delivered Avro single-object bytes in ``data_base64``. ``dataschema`` is the URL of the
+    data's Avro schema on the gateway at ``base`` (GET /v1/schemas/{fingerprint})."""
     env = item.envelope
     event: dict[str, Any] = {
         "specversion": "1.0",
@@ -52,7 +66,7 @@ def cloudevent_body(item: Received, *, avro: bool = False) -> dict[str, Any]:
         "type": env.ce_type,
         "subject": env.subject,
         "time": env.time.isoformat(),
-        "dataschema": env.dataschema,
+        "dataschema": schema_url(env.dataschema, base),
         "govbussubscription": item.subscription,
     }
     if item.traceparent:  # CloudEvents distributed-tracing extension
@@ -69,17 +83,23 @@ def cloudevent_body(item: Received, *, avro: bool = False) -> dict[str, Any]:
     return event
 
 
-def cloudevent_json(item: Received, cursor: str, *, avro: bool = False) -> str:
+def cloudevent_json(item: Received, cursor: str, *, avro: bool = False, base: str = "") -> str:
     """The event as JSON text with ``govbuscursor``, the cursor (token) after it. What every reader
     shares is rendered once per delivery (measured: with 100 SSE readers, rendering each
     event per reader was a large part of the gateway's time); only the cursor is per reader."""
-    variant = "avro" if avro else "json"
+    variant = ("avro" if avro else "json") + base
     head = item.rendered.get(variant)
     if head is None:
-        head = json.dumps(cloudevent_body(item, avro=avro), ensure_ascii=False)[:-1]
+        head = json.dumps(cloudevent_body(item, avro=avro, base=base), ensure_ascii=False)[:-1]
         item.rendered[variant] = head
     # Cursor tokens are URL-safe base64: nothing in them needs JSON escaping.
     return f'{head}, "govbuscursor": "{cursor}"}}'
+
+
+def held_read(svc: Services, who: Principal, *, strict: bool) -> HeldRead:
+    return HeldRead(
+        svc.consumption, svc.rechecks, who, every_s=svc.settings.stream_recheck_s, strict=strict
+    )
 
 
 def audit_reads(svc: Services, who: Principal, page: Page, request: Request) -> None:
@@ -103,27 +123,59 @@ async def pull(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
     wait: Annotated[float, Query(ge=0, le=30, description="long-poll seconds")] = 0,
     from_time: Annotated[dt.datetime | None, Query(description="replay from (RFC 3339)")] = None,
+    data: Annotated[
+        Literal["json", "avro"],
+        Query(description="in JSON pages: data as JSON, or its Avro bytes in data_base64"),
+    ] = "json",
     accept: Annotated[str | None, Header()] = None,
 ) -> Response:
     """Your deliveries after ``cursor`` (or after your last ack, or from ``from_time``).
-    Pass the returned cursor to the next pull, and ack it once processed. With
-    ``Accept: application/avro`` each event carries its Avro bytes in ``data_base64``."""
+    Pass the returned cursor to the next pull, and ack it once processed.
+
+    ``Accept: application/json`` (the default): CloudEvents JSON; with ``data=avro`` each
+    event carries its Avro bytes in ``data_base64``. ``Accept: application/avro`` (or
+    ``application/vnd.apache.avro+binary``, ``avro/binary``): the page as an Avro object
+    container file holding one ``DeliveryPage`` record (schema embedded), each event's data
+    its Avro single-object bytes. Any other type: 406."""
+    chosen = negotiate(accept)
+    if chosen is None:
+        raise Problem(406, "not-acceptable", f"pages are offered as {media.OFFERED}")
     if limit > svc.settings.pull_max:
         raise Problem(422, "limit-too-large", f"limit is at most {svc.settings.pull_max}")
-    page = await svc.consumption.pull(
-        who.department,
-        cursor=parse_cursor(cursor),
-        limit=limit,
-        wait_s=wait,
-        from_time=from_time,
-    )
+    reader = held_read(svc, who, strict=False)  # a long-poll ends once the key is revoked
+    page = await reader.page(parse_cursor(cursor), limit=limit, wait_s=wait, from_time=from_time)
     audit_reads(svc, who, page, request)
-    avro = "application/avro" in (accept or "")
+    base = str(request.base_url)
+    variant, media_type = chosen
+    if variant == "avro":
+        records = [avro_record(item, cursors.encode(after), base) for item, after in page.events]
+        body = media.avro_page(records, cursors.encode(page.cursor))
+        return Response(body, media_type=media_type)
     events = ", ".join(
-        cloudevent_json(item, cursors.encode(after), avro=avro) for item, after in page.events
+        cloudevent_json(item, cursors.encode(after), avro=data == "avro", base=base)
+        for item, after in page.events
     )
-    body = f'{{"events": [{events}], "cursor": "{cursors.encode(page.cursor)}"}}'
-    return Response(body.encode(), media_type="application/json")
+    text = f'{{"events": [{events}], "cursor": "{cursors.encode(page.cursor)}"}}'
+    return Response(text.encode(), media_type=media_type)
+
+
+def avro_record(item: Received, cursor: str, base: str) -> dict[str, Any]:
+    """One event of an Avro ``DeliveryPage`` (gateway/media.py)."""
+    env = item.envelope
+    return {
+        "id": env.id,
+        "source": env.source,
+        "type": env.ce_type,
+        "subject": env.subject,
+        "time": env.time.isoformat(),
+        "dataschema": schema_url(env.dataschema, base),
+        "subscription": item.subscription,
+        "traceparent": item.traceparent or None,
+        "corrects": env.corrects,
+        "amendment": env.amendment,
+        "cursor": cursor,
+        "data": item.raw,
+    }
 
 
 @router.post("/ack", status_code=204)
@@ -151,43 +203,46 @@ async def stream(
     every page and every few seconds: once the key is revoked or the token expired, the
     stream sends a ``govbus.error`` event saying so and ends."""
     position = parse_cursor(last_event_id or cursor)
+    reader = held_read(svc, who, strict=True)
     # The first page before the response starts: a refusal (no grant, bad cursor, Kafka
-    # down) is still a proper problem+json status, not a broken stream.
-    first = await svc.consumption.pull(who.department, cursor=position, limit=100, wait_s=0)
+    # down) is still a proper problem+json status. A credential that ended while that page
+    # was read (401) ends the stream at once, as it would later.
+    first: Page | Problem
+    try:
+        first = await reader.page(position, limit=100, wait_s=0)
+    except Problem as exc:
+        if exc.status != 401:
+            raise
+        first = exc
 
-    recheck_s = svc.settings.stream_recheck_s
+    base = str(request.base_url)
 
     def error_event(exc: Problem) -> bytes:
         body = {"status": exc.status, "type": exc.code, "detail": exc.detail}
         return ServerSentEvent(json.dumps(body), event="govbus.error").encode()
 
     async def events() -> AsyncIterator[bytes]:
-        page, read_at, checked = first, time.monotonic(), time.monotonic()
+        if isinstance(first, Problem):
+            yield error_event(first)
+            return
+        page = first
         while True:
-            if page.events or time.monotonic() - checked >= recheck_s:
-                # Before sending anything: a delivery made after a revocation never leaves.
-                ended = await svc.rechecks.ended(who, read_at)
-                checked = time.monotonic()
-                if ended is not None:
-                    yield error_event(ended)
-                    return
             audit_reads(svc, who, page, request)
             if page.events:  # one chunk per page, not one send per event
                 tokens = [cursors.encode(after) for _, after in page.events]
                 yield b"".join(
                     ServerSentEvent(
-                        cloudevent_json(item, token), id=token, event="govbus.delivery"
+                        cloudevent_json(item, token, base=base),
+                        id=token,
+                        event="govbus.delivery",
                     ).encode()
                     for (item, _), token in zip(page.events, tokens, strict=True)
                 )
             if await request.is_disconnected():
                 return
             await asyncio.sleep(0)
-            try:
-                page = await svc.consumption.pull(
-                    who.department, cursor=page.cursor, limit=100, wait_s=2
-                )
-                read_at = time.monotonic()
+            try:  # re-authorised while it waits (held.py): a revoked key ends the stream
+                page = await reader.page(page.cursor, limit=100, wait_s=2)
             except Problem as exc:  # mid-stream: say why and end; the client resumes later
                 yield error_event(exc)
                 return
@@ -204,12 +259,17 @@ async def schema(
     svc: ServicesDep,
     who: SubscriberDep,
 ) -> dict[str, Any]:
-    """The Avro schema of a delivery (the ``dataschema`` is ``govbus:schema:<fingerprint>``)."""
+    """The Avro schema of one of your deliveries: the URL in each delivery's ``dataschema``
+    (on the delivery topic itself ``govbus:schema:<fingerprint>``). Another department's
+    schemas -- which would show what it receives, and how masked -- are not found (404), like
+    a schema that does not exist."""
     decoder = svc.consumption.decoder
-    found = decoder.codec.schema(bytes.fromhex(fingerprint))
-    if found is None:
+    fp = bytes.fromhex(fingerprint)
+    found = decoder.codec.schema(fp)
+    if found is None or found.get(SUBSCRIBER_ATTR) is None:
+        # Unknown here yet, or registered before the worker marked its subscriber.
         await run_in_threadpool(decoder.refresh_schemas)
-        found = decoder.codec.schema(bytes.fromhex(fingerprint))
-    if found is None:
-        raise Problem(404, "no-such-schema", f"no delivery schema {fingerprint}")
+        found = decoder.codec.schema(fp)
+    if found is None or found.get(SUBSCRIBER_ATTR) != who.department:
+        raise Problem(404, "no-such-schema", f"no schema {fingerprint} of your deliveries")
     return found

@@ -16,7 +16,7 @@ from govbus import policy_store
 from govbus.gateway.authority import Action
 from govbus.gateway.deps import Grant, ServicesDep, authorized
 from govbus.gateway.problems import PROBLEM_RESPONSES, Problem
-from govbus.gateway.routes_admin import Decision, SubscriptionId, write_policy
+from govbus.gateway.routes_admin import Decision, IfMatch, SubscriptionId, change_policy
 from govbus.policy import InboundAgreement, PolicyDocument, inbound_key, validate
 from govbus.schemas.catalogue import default_catalogue
 
@@ -32,7 +32,10 @@ async def _agreements(svc: ServicesDep) -> dict[str, InboundAgreement]:
 
 
 def _shown(agreement: InboundAgreement) -> dict[str, Any]:
-    return agreement.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return {
+        **agreement.model_dump(mode="json", by_alias=True, exclude_none=True),
+        "etag": policy_store.etag(agreement),
+    }
 
 
 @router.get("")
@@ -50,6 +53,7 @@ async def put_inbound(
     response: Response,
     svc: ServicesDep,
     grant: ManageInbound,
+    if_match: IfMatch = None,
 ) -> dict[str, Any]:
     """Record (201) or replace (200) what this bus accepts from ``peer``: the body is the
     peer's subscription ``sub_id`` for this bus, as the peer's policy holds it. Unknown or
@@ -63,11 +67,22 @@ async def put_inbound(
     problems = validate(PolicyDocument(inbound=[agreement]), default_catalogue())
     if problems:
         raise Problem(422, "invalid-agreement", "; ".join(problems))
-    existed = agreement.key in await _agreements(svc)
-    await write_policy(
-        svc, grant.who, agreement, "inbound replaced" if existed else "inbound agreed"
+    existed: list[bool] = []
+
+    def put(current: InboundAgreement | None) -> tuple[InboundAgreement, str]:
+        existed.append(current is not None)
+        return agreement, "inbound replaced" if current is not None else "inbound agreed"
+
+    await change_policy(
+        svc,
+        grant.who,
+        response,
+        key=agreement.key,
+        kind=InboundAgreement,
+        change=put,
+        if_match=if_match,
     )
-    response.status_code = 200 if existed else 201
+    response.status_code = 200 if existed[-1] else 201
     return _shown(agreement)
 
 
@@ -76,17 +91,27 @@ async def revoke_inbound(
     peer: PeerName,
     sub_id: SubscriptionId,
     decision: Decision,
+    *,
+    response: Response,
     svc: ServicesDep,
     grant: ManageInbound,
+    if_match: IfMatch = None,
 ) -> dict[str, Any]:
     """Stop accepting what ``peer`` sends under ``sub_id``: from then on its events are
     dead-lettered here with ``federation.no_agreement`` (the peer keeps delivering until
     its own side revokes; nothing is lost)."""
-    agreement = (await _agreements(svc)).get(inbound_key(peer, sub_id))
-    if agreement is None:
-        raise Problem(404, "no-such-agreement", f"no inbound agreement {sub_id} with {peer}")
-    revoked = agreement.model_copy(
-        update={"subscription": policy_store.revoked(agreement.subscription, decision.reason)}
+
+    def stop(agreement: InboundAgreement | None) -> tuple[InboundAgreement, str]:
+        if agreement is None:
+            raise Problem(404, "no-such-agreement", f"no inbound agreement {sub_id} with {peer}")
+        revoked = agreement.model_copy(
+            update={"subscription": policy_store.revoked(agreement.subscription, decision.reason)}
+        )
+        return revoked, "inbound revoked"
+
+    key = inbound_key(peer, sub_id)
+    return _shown(
+        await change_policy(
+            svc, grant.who, response, key=key, kind=InboundAgreement, change=stop, if_match=if_match
+        )
     )
-    await write_policy(svc, grant.who, revoked, "inbound revoked")
-    return _shown(revoked)

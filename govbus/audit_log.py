@@ -96,3 +96,28 @@ class AuditFollower:
 
     def close(self) -> None:
         self._consumer.close()
+
+
+def event_records(bootstrap: str, event_id: str) -> list[AuditRecord]:
+    """One event's way through the bus, in order: accepted, delivered (to whom, which fields
+    and masks), duplicates, dead letters, and the reads of its deliveries. `govbus trace` and
+    the console's trace view both ask this; today it reads the whole audit topic."""
+    everything = read_audit(bootstrap)
+    records = [r for r in everything if r.event_id == event_id]
+    # Reads are recorded by delivery id (the gateway never sees the bus-wide event id).
+    delivered = {r.delivery_id for r in records if r.kind == "delivered"}
+    records += [r for r in everything if r.kind == "read" and r.delivery_id in delivered]
+    return sorted(records, key=lambda r: (r.at, r.seq))
+
+
+def event_traces(records: Sequence[AuditRecord]) -> dict[str, str]:
+    """trace id -> what it covers: the publish trace (publish and processing) first, then
+    each delivery's own trace, which is linked to it (docs/tracing.md)."""
+    out: dict[str, str] = {}
+    for r in records:
+        if r.trace_id and r.kind in ("accepted", "duplicate", "dead_letter"):
+            out.setdefault(r.trace_id, "publish and processing")
+    for r in records:
+        if r.trace_id and r.kind == "delivered":
+            out.setdefault(r.trace_id, f"delivery to {r.subscriber}")
+    return out

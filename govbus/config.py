@@ -151,6 +151,12 @@ class ConnectionSettings(_Base):
         "Confluent wire format (magic 0 + schema id) and workers read it. Unset: Avro "
         "single-object encoding, no registry needed.",
     )
+    catalogue_dir: Path | None = Field(
+        default=None,
+        description="A directory of further event types (`.avsc` files and their "
+        "`catalogue.lock.json`), added to the shipped catalogue by every component that "
+        "reads it: a new event type needs no release of govbus (docs/event-types.md).",
+    )
     policy_topic: str = Field(
         default="govbus.policy",
         description="Compacted topic holding the subscriptions (one record per subscription).",
@@ -224,13 +230,36 @@ class KeySettings(_Base):
         "corrections and federated peers name events by these ids.",
     )
 
+    dev_keys: bool = Field(
+        default=False,
+        description="Allow the built-in development keys where a key is unset (the local "
+        "runtime and the tests set it). Unset, the worker and the gateway refuse to start "
+        "without real keys: a bus on the development subject key would file everyone's "
+        "disclosures under subjects no real bus computes.",
+    )
+
+    @property
+    def unset_keys(self) -> list[str]:
+        """The keys left at the development default, by variable name."""
+        keys = {
+            "GOVBUS_PSEUDONYM_KEY": self.pseudonym_key,
+            "GOVBUS_SUBJECT_KEY": self.subject_key,
+            "GOVBUS_DELIVERY_ID_KEY": self.delivery_id_key,
+        }
+        return [name for name, key in keys.items() if key.get_secret_value() == DEV_ONLY_SECRET]
+
     @property
     def uses_dev_defaults(self) -> bool:
-        return DEV_ONLY_SECRET in (
-            self.pseudonym_key.get_secret_value(),
-            self.subject_key.get_secret_value(),
-            self.delivery_id_key.get_secret_value(),
-        )
+        return bool(self.unset_keys)
+
+    def require_real(self, component: str) -> None:
+        """Refuse to run ``component`` on development keys unless GOVBUS_DEV_KEYS allows it:
+        a missing secret never degrades silently."""
+        if self.unset_keys and not self.dev_keys:
+            raise ConfigError(
+                f"{component} needs the bus's keys: set {', '.join(self.unset_keys)} (or "
+                "<NAME>_FILE); GOVBUS_DEV_KEYS=true allows the development keys on a local run"
+            )
 
 
 class StreamsSettings(_Base):
@@ -259,6 +288,13 @@ class StreamsSettings(_Base):
     )
     replication_factor: int = Field(default=1, ge=1, description="Replication of created topics.")
     batch_size: int = Field(default=500, ge=1, description="Most events in one batch.")
+    bulk_batch_size: int = Field(
+        default=1000,
+        ge=1,
+        description="Most events in one batch of the bulk lane (govbus.bulk.* topics; batch "
+        "files load there). Larger batches load faster; the real-time lane has its own runner "
+        "and waits at most for one bulk batch's share of the CPU.",
+    )
     batch_within_s: float = Field(
         default=0.005,
         ge=0,
@@ -317,6 +353,10 @@ class GatewaySettings(_Base):
     jwt_issuer: str | None = Field(default=None, description="Required `iss` of bearer JWTs.")
     jwt_audience: str = Field(default="govbus", description="Required `aud` of bearer JWTs.")
     max_body_bytes: int = Field(default=256_000, ge=1024, description="Larger bodies get 413.")
+    jaeger_url: str = Field(
+        default="http://localhost:16686",
+        description="Trace UI base URL; the console's trace view links each trace there.",
+    )
     rate_limit_per_minute: int = Field(
         default=600, ge=1, description="Requests per department per minute (429 beyond)."
     )
@@ -373,12 +413,20 @@ class GatewaySettings(_Base):
     key_pool_size: int = Field(
         default=8, ge=1, description="PostgreSQL connections for key checks per instance."
     )
+    policy_write_wait_s: float = Field(
+        default=15.0,
+        gt=0,
+        le=120,
+        description="Admin writes to one subscription take turns; a write that cannot get "
+        "its turn within this many seconds gets 409 write-conflict (retry).",
+    )
     stream_recheck_s: float = Field(
         default=2.0,
         gt=0,
         le=30,
-        description="An open SSE stream re-checks its credential at least this often (and "
-        "before every page it sends); a revoked key or expired token ends it.",
+        description="An open SSE stream or a waiting long-poll pull re-checks its credential "
+        "at least this often (and before every page it sends after waiting); a revoked key "
+        "or expired token ends it.",
     )
     citizen_assertion_keys: list[Path] = Field(
         default_factory=list,

@@ -11,7 +11,7 @@ from confluent_kafka import Producer
 from govbus.errors import ServiceUnavailableError
 from govbus.kafka_config import client_config
 from govbus.kafka_read import read_to_end
-from govbus.schemas.topics import DLQ
+from govbus.schemas.topics import DLQ, lane_of
 
 PREFIX = "govbus_dlq_"
 # The source "topic" of what a federation bridge could not relay: it never reached an event
@@ -82,7 +82,7 @@ def redrive(bootstrap: str, letters: Iterable[DeadLetter]) -> int:
     producer = Producer(client_config(bootstrap, **{"enable.idempotence": True, "acks": "all"}))
     count = 0
     for letter in letters:
-        if not letter.source_topic.startswith("govbus.events."):
+        if lane_of(letter.source_topic) is None:
             continue  # only event topics are ever redriven; the target is never client-chosen
         headers = [*letter.original_headers, ("govbus_redriven_from", letter.ref.encode())]
         producer.produce(letter.source_topic, letter.value, letter.key, headers=headers)  # type: ignore[arg-type]

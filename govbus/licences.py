@@ -12,7 +12,7 @@ from typing import Literal
 
 import psycopg
 
-from govbus.gateway.reader import DeliveryReader, Received
+from govbus.delivery_reader import DeliveryReader, Received
 
 LICENCE_REGISTRY = "licence_registry"
 ISSUED = "gov.market_regulation.licence_issued"

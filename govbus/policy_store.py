@@ -6,6 +6,7 @@ readers: every stream worker (hot reload) and the gateway."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from collections.abc import Iterable
 
@@ -29,6 +30,11 @@ def entry_key(entry: Entry) -> str:
 def encode(entry: Entry) -> tuple[bytes, bytes]:
     value = entry.model_dump_json(by_alias=True, exclude_none=True)
     return entry_key(entry).encode(), value.encode()
+
+
+def etag(entry: Entry) -> str:
+    """The entry's HTTP entity tag: a digest of its stored record (any change changes it)."""
+    return '"' + hashlib.sha256(encode(entry)[1]).hexdigest()[:20] + '"'
 
 
 def decode(key: bytes, value: bytes | None) -> tuple[str, Entry | None]:

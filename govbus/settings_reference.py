@@ -30,9 +30,10 @@ SETTINGS: tuple[type[BaseSettings], ...] = (
 # Read outside the settings classes (tools and tests); documented here so they are known.
 OTHER = {
     "GOVBUS_OTEL_FILE": "Write spans as JSON lines to this file (tests, debugging).",
-    "GOVBUS_JAEGER_URL": "Trace UI base URL used by `govbus trace` links.",
     "GOVBUS_REQUIRE_INTEGRATION": "1 (as `make test` sets it): fail if no integration test passed.",
     "GOVBUS_TEST_RUNTIME": "`shared`: tests use the normal local runtime instead of their own.",
+    "GOVBUS_CHROMIUM": "The chromium the console's browser tests drive (/usr/bin/chromium).",
+    "GOVBUS_CONSOLE_SCREENSHOTS": "The console's browser tests save screenshots here.",
     "GOVBUS_HELM": "The helm binary the deployment tests use (`make tools` builds a pinned one).",
     "GOVBUS_COMPOSE_SCHEMA": "The compose-spec JSON schema the deployment tests use.",
 }

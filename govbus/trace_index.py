@@ -25,7 +25,7 @@ import psycopg
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 from psycopg_pool import ConnectionPool
 
-from govbus.audit_log import AuditFollower, Positioned
+from govbus.audit_log import AuditFollower, Positioned, event_traces
 from govbus.kafka_config import client_config
 from govbus.schemas.audit import AuditRecord
 from govbus.schemas.topics import AUDIT
@@ -256,19 +256,6 @@ def _step(r: AuditRecord) -> dict[str, Any]:
         "trace_id": r.trace_id,
         "audit": {"chain": r.chain, "seq": r.seq, "hash": r.hash},
     }
-
-
-def event_traces(records: Sequence[AuditRecord]) -> dict[str, str]:
-    """trace id -> what it covers: the publish trace (publish and processing) first, then
-    each delivery's own trace, which is linked to it (docs/tracing.md)."""
-    out: dict[str, str] = {}
-    for r in records:
-        if r.trace_id and r.kind in ("accepted", "duplicate", "dead_letter"):
-            out.setdefault(r.trace_id, "publish and processing")
-    for r in records:
-        if r.trace_id and r.kind == "delivered":
-            out.setdefault(r.trace_id, f"delivery to {r.subscriber}")
-    return out
 
 
 def assemble(event_id: str, records: Iterable[AuditRecord]) -> EventTrace | None:

@@ -8,6 +8,7 @@ legal basis. The catalogue refuses a schema with an unclassified field.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache, cached_property
@@ -19,7 +20,7 @@ import fastavro
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
 from govbus.schemas.identifiers import STRING_CHECKS
-from govbus.schemas.topics import check_party_id, event_topic, split_type
+from govbus.schemas.topics import LANES, REALTIME, Lane, check_party_id, event_topic, split_type
 
 Classification = Literal["identifier", "pii", "sensitive", "public"]
 SharingType = Literal["unconditional", "conditional", "not_shared"]
@@ -93,7 +94,16 @@ class EventType:
 
     @property
     def topic(self) -> str:
+        """The real-time lane's topic (the one publishers use unless they load in bulk)."""
         return event_topic(self.type, self.version)
+
+    def lane_topic(self, lane: Lane = REALTIME) -> str:
+        return event_topic(self.type, self.version, lane)
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        """This type's topic in every lane."""
+        return tuple(event_topic(self.type, self.version, lane) for lane in LANES)
 
     @property
     def parsed(self) -> Schema:
@@ -134,18 +144,23 @@ class Catalogue:
 
     @classmethod
     def from_dir(cls, directory: Path) -> Catalogue:
-        schemas = [(p.name, json.loads(p.read_text())) for p in sorted(directory.glob("*.avsc"))]
-        return cls.from_schemas(schemas)
+        return cls.from_schemas(_named(directory))
 
     @classmethod
     def from_schemas(cls, named: list[tuple[str, Schema]]) -> Catalogue:
         problems: list[str] = []
         entries = []
+        seen: dict[tuple[str, int], str] = {}
         for name, schema in named:
             entry, errs = entry_from_schema(schema)
             problems += [f"{name}: {e}" for e in errs]
-            if entry is not None:
-                entries.append(entry)
+            if entry is None:
+                continue
+            first = seen.setdefault((entry.type, entry.version), name)
+            if first != name:
+                problems.append(f"{name}: {entry.ce_type} is already defined by {first}")
+                continue
+            entries.append(entry)
         if problems:
             raise CatalogueError(problems)
         return cls(entries)
@@ -177,11 +192,39 @@ class Catalogue:
         return sorted({t for t, _ in self._by_key})
 
 
+# Declared as a setting in govbus.config (ConnectionSettings.catalogue_dir: documented,
+# known to `govbus config check`); read here because schemas/ imports nothing of ours.
+CATALOGUE_DIR_ENV = "GOVBUS_CATALOGUE_DIR"
+
+
+def shipped_dir() -> Path:
+    return Path(str(resources.files("govbus.schemas").joinpath("avro")))
+
+
+def catalogue_dir() -> Path | None:
+    """The operator's directory of further event types (GOVBUS_CATALOGUE_DIR), if set."""
+    value = os.environ.get(CATALOGUE_DIR_ENV)
+    return Path(value) if value else None
+
+
+def _named(directory: Path, prefix: str = "") -> list[tuple[str, Schema]]:
+    return [
+        (f"{prefix}{p.name}", json.loads(p.read_text())) for p in sorted(directory.glob("*.avsc"))
+    ]
+
+
 @cache
 def default_catalogue() -> Catalogue:
-    """The catalogue shipped in schemas/avro."""
-    root = resources.files("govbus.schemas").joinpath("avro")
-    return Catalogue.from_dir(Path(str(root)))
+    """The catalogue shipped in schemas/avro, plus the event types in GOVBUS_CATALOGUE_DIR:
+    a new event type joins a running bus by a file there and a rolling restart, no release
+    of govbus (docs/event-types.md)."""
+    named = _named(shipped_dir())
+    extra = catalogue_dir()
+    if extra is not None:
+        if not extra.is_dir():
+            raise CatalogueError([f"{CATALOGUE_DIR_ENV}={extra} is not a directory"])
+        named += _named(extra, f"{extra}/")
+    return Catalogue.from_schemas(named)
 
 
 def entry_from_schema(schema: Schema) -> tuple[EventType | None, list[str]]:

@@ -41,8 +41,10 @@ class AvroCodec:
     def register(self, schema: Schema) -> bytes:
         fp = schema_fingerprint(schema)
         if fp not in self._parsed:
-            self._schemas[fp] = schema
             self._parsed[fp] = parse_schema(schema)
+        # The same fingerprint is the same canonical form; the latest attributes (such as
+        # the projection's subscriber) are kept.
+        self._schemas[fp] = schema
         return fp
 
     def schema(self, fp: bytes) -> Schema | None:

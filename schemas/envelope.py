@@ -23,6 +23,14 @@ from govbus.schemas.topics import check_source, split_type
 SPECVERSION = "1.0"
 AVRO_CONTENT_TYPE = "application/avro"
 MAX_HEADER_BYTES = 512
+# ``ce_dataschema`` names the Avro schema of the payload by its fingerprint, kept in govbus.schemas.
+SCHEMA_REF_PREFIX = "govbus:schema:"
+
+
+def schema_ref(fingerprint: bytes) -> str:
+    """The ``dataschema`` of a payload written with the schema of this Rabin fingerprint."""
+    return SCHEMA_REF_PREFIX + fingerprint.hex()
+
 
 _TYPE_VERSION_RE = re.compile(
     r"(gov\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*)\.v([1-9][0-9]{0,3})", re.ASCII

@@ -13,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 from typing import cast
 
-from govbus.schemas.catalogue import Catalogue
+from govbus.schemas.catalogue import Catalogue, catalogue_dir
 from govbus.schemas.compat import MODES, check
 
 Lock = dict[str, str]
@@ -23,11 +23,22 @@ def lock_path() -> Path:
     return Path(str(resources.files("govbus.schemas").joinpath("avro", "catalogue.lock.json")))
 
 
+def extra_lock_path() -> Path | None:
+    """The lock file of GOVBUS_CATALOGUE_DIR's event types, kept in that directory."""
+    extra = catalogue_dir()
+    return None if extra is None else extra / "catalogue.lock.json"
+
+
+def _read(path: Path) -> Lock:
+    return cast(Lock, json.loads(path.read_text())) if path.exists() else {}
+
+
 def read_lock(path: Path | None = None) -> Lock:
-    path = path or lock_path()
-    if not path.exists():
-        return {}
-    return cast(Lock, json.loads(path.read_text()))
+    """The lock at ``path``; by default the shipped lock plus GOVBUS_CATALOGUE_DIR's."""
+    if path is not None:
+        return _read(path)
+    extra = extra_lock_path()
+    return {**_read(lock_path()), **(_read(extra) if extra is not None else {})}
 
 
 def gate(catalogue: Catalogue, lock: Lock) -> list[str]:
@@ -65,4 +76,10 @@ def updated_lock(catalogue: Catalogue, lock: Lock) -> Lock:
 
 
 def write_lock(lock: Lock, path: Path | None = None) -> None:
+    """Write ``lock`` to ``path``; by default, with GOVBUS_CATALOGUE_DIR set, the versions
+    not shipped go to that directory's lock (the installed package is never written)."""
+    extra = extra_lock_path()
+    if path is None and extra is not None:
+        shipped = _read(lock_path())
+        path, lock = extra, {k: v for k, v in lock.items() if k not in shipped}
     (path or lock_path()).write_text(json.dumps(lock, indent=2) + "\n")

@@ -15,7 +15,17 @@ CLEAR = "clear"
 REDACT = "redact"
 
 
-def projected_schema(event: EventType, rules: Mapping[str, str], subscription_id: str) -> Schema:
+SUBSCRIBER_ATTR = "govbus.subscriber"
+
+
+def projected_schema(
+    event: EventType,
+    rules: Mapping[str, str],
+    subscription_id: str,
+    subscriber: str | None = None,
+) -> Schema:
+    """What ``subscriber`` receives under ``subscription_id``. The subscriber is an attribute
+    (outside the Avro fingerprint): the gateway serves a schema to its subscriber only."""
     fields = []
     for raw in event.schema["fields"]:
         rule = rules.get(raw["name"])
@@ -37,7 +47,7 @@ def projected_schema(event: EventType, rules: Mapping[str, str], subscription_id
         else:
             out["type"] = "string"
         fields.append(out)
-    return {
+    schema: Schema = {
         "type": "record",
         "name": event.schema["name"],
         "namespace": projection_namespace(subscription_id, rules),
@@ -47,6 +57,9 @@ def projected_schema(event: EventType, rules: Mapping[str, str], subscription_id
         "govbus.projection_of": event.fingerprint.hex(),
         "fields": fields,
     }
+    if subscriber is not None:
+        schema[SUBSCRIBER_ATTR] = subscriber
+    return schema
 
 
 def projection_namespace(subscription_id: str, rules: Mapping[str, str]) -> str:

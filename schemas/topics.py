@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 import re
+from typing import Literal
 
+# Lanes: every event type has a topic per lane. Real-time traffic (HTTP ingest, the outbox,
+# the SDK by default) and bulk loads (batch files) are read by separate runners, so a bulk
+# backlog never stands in front of a real-time event (docs/delivery-guarantees.md).
+Lane = Literal["realtime", "bulk"]
+REALTIME: Lane = "realtime"
+BULK: Lane = "bulk"
+LANES: tuple[Lane, ...] = (REALTIME, BULK)
 EVENTS_PREFIX = "govbus.events."
+BULK_PREFIX = "govbus.bulk."
+LANE_PREFIXES: dict[Lane, str] = {REALTIME: EVENTS_PREFIX, BULK: BULK_PREFIX}
 DELIVER_PREFIX = "govbus.deliver."
 DLQ = "govbus.dlq"
 AUDIT = "govbus.audit"
@@ -48,9 +58,23 @@ def split_type(event_type: str) -> tuple[str, str]:
     return match.group(1), match.group(2)
 
 
-def event_topic(event_type: str, version: int) -> str:
+def check_lane(lane: str) -> Lane:
+    if lane not in LANES:
+        raise ValueError(f"invalid lane {lane!r}: use one of {', '.join(LANES)}")
+    return lane
+
+
+def event_topic(event_type: str, version: int, lane: Lane = REALTIME) -> str:
     domain, event = split_type(event_type)
-    return f"{EVENTS_PREFIX}{domain}.{event}.v{version}"
+    return f"{LANE_PREFIXES[check_lane(lane)]}{domain}.{event}.v{version}"
+
+
+def lane_of(topic: str) -> Lane | None:
+    """The lane of an event topic; None for any other topic."""
+    for lane, prefix in LANE_PREFIXES.items():
+        if topic.startswith(prefix):
+            return lane
+    return None
 
 
 def delivery_topic(subscriber: str) -> str:

@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, cast
 
 import faust
@@ -28,11 +28,12 @@ from govbus.pseudonym import Pseudonymizer
 from govbus.schemas.catalogue import Catalogue
 from govbus.schemas.codec import AvroCodec
 from govbus.schemas.registry import SchemaRegistryClient
-from govbus.schemas.topics import TASKS
+from govbus.schemas.topics import BULK, LANES, REALTIME, TASKS, Lane
 from govbus.streams.dedupe import RedisDedupe
 from govbus.streams.deliver import Projector
-from govbus.streams.feed import Feed
+from govbus.streams.feed import BULK_PREFETCH_KB, PREFETCH_KB, Feed
 from govbus.streams.pipeline import Pipeline
+from govbus.streams.priority import Priority
 from govbus.streams.runner import GIVE_UP_WAIT_S, Runner, RunnerSettings
 from govbus.streams.sink import TransactionalProducer, producer_config, read_progress
 from govbus.streams.tasks import TP, transactional_id
@@ -81,38 +82,83 @@ def build_pipeline(
 
 
 def build_runner(
-    conn: ConnectionSettings, streams: StreamsSettings, catalogue: Catalogue, pipeline: Pipeline
+    conn: ConnectionSettings,
+    streams: StreamsSettings,
+    catalogue: Catalogue,
+    pipeline: Pipeline,
+    *,
+    lane: Lane = REALTIME,
+    priority: Priority | None = None,
 ) -> Runner:
+    """The runner of one lane: its topics, its feed, its producers (transactional ids per
+    lane and task). Progress markers name the lane's topics, so they are the lane's own."""
     bootstrap, app_id = conn.bootstrap, streams.app_id
-    topics = [e.topic for e in catalogue]
+    topics = [e.lane_topic(lane) for e in catalogue]
 
     def partitions_by_topic() -> dict[str, int]:
         return partition_counts(bootstrap, topics)
 
     def new_producer(task: int) -> TransactionalProducer:
-        return TransactionalProducer(producer_config(bootstrap, transactional_id(app_id, task)))
+        return TransactionalProducer(
+            producer_config(bootstrap, transactional_id(app_id, task, lane))
+        )
 
     def progress(tps: list[TP]) -> dict[TP, dict[str, object]]:
         return read_progress(bootstrap, app_id, only=tps)
 
+    bulk = lane == BULK
     return Runner(
         pipeline,
-        Feed(bootstrap, app_id),
+        Feed(
+            bootstrap,
+            f"{app_id}.{lane}" if bulk else app_id,
+            prefetch_kb=BULK_PREFETCH_KB if bulk else PREFETCH_KB,
+        ),
         app_id=app_id,
         task_count=partition_counts(bootstrap, [TASKS])[TASKS],
         new_producer=new_producer,
         read_progress=progress,
         partitions_by_topic=partitions_by_topic,
-        settings=RunnerSettings(max_batch=streams.batch_size, linger_s=streams.batch_within_s),
+        settings=RunnerSettings(
+            max_batch=streams.bulk_batch_size if bulk else streams.batch_size,
+            linger_s=streams.batch_within_s,
+        ),
+        lane=lane,
+        priority=priority,
     )
 
 
-def build_app(conn: ConnectionSettings, streams: StreamsSettings, runner: Runner) -> faust.App:
+def build_runners(
+    conn: ConnectionSettings,
+    streams: StreamsSettings,
+    keys: KeySettings,
+    catalogue: Catalogue,
+    policy: Callable[[], PolicyDocument],
+) -> list[Runner]:
+    """One runner per lane, real-time first; each decides with a pipeline of its own (their
+    working states are apart; dedupe, routing, masking and audit are the same)."""
+    priority = Priority()
+    return [
+        build_runner(
+            conn,
+            streams,
+            catalogue,
+            build_pipeline(conn, streams, keys, catalogue, policy),
+            lane=lane,
+            priority=priority,
+        )
+        for lane in LANES
+    ]
+
+
+def build_app(
+    conn: ConnectionSettings, streams: StreamsSettings, runners: Sequence[Runner]
+) -> faust.App:
     """Faust runs the worker: group membership, task assignment and rebalances, timers.
 
     The group's members subscribe to the task topic only; Faust's assignor hands each member
-    some of its partitions, and partition *t* means task *t* (``streams.tasks``). The runner
-    reads and commits the event topics' partitions of those tasks.
+    some of its partitions, and partition *t* means task *t* (``streams.tasks``). Each lane's
+    runner reads and commits its event topics' partitions of those tasks.
     """
     datadir = streams.data_dir / streams.app_id
     datadir.mkdir(parents=True, exist_ok=True)  # Faust does not create parents
@@ -137,10 +183,11 @@ def build_app(conn: ConnectionSettings, streams: StreamsSettings, runner: Runner
     async def alive() -> None:
         # A live event loop and a live runner, for `govbus health worker` (probes).
         # Ready once its first assignment was taken over: that is when it processes events.
-        if (
+        if all(
             runner.ready.is_set()
             and runner.alive()
             and time.monotonic() - runner.last_loop < RUNNER_STALL_S
+            for runner in runners
         ):
             beat(heartbeat)
 
@@ -155,23 +202,30 @@ def build_app(conn: ConnectionSettings, streams: StreamsSettings, runner: Runner
             )
 
     # Faust sends the partitions positionally.
+    # Every lane's runner takes over and gives up the same tasks, at the same time.
     async def _revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
         gone = _tasks(revoked)
         if gone:
-            await _bounded(runner.give_up(gone), "giving tasks up")
+            await _all(_bounded(r.give_up(gone), "giving tasks up") for r in runners)
 
     async def _assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
-        await asyncio.wrap_future(runner.take_over(_tasks(assigned)))
+        tasks = _tasks(assigned)
+        await _all(asyncio.wrap_future(r.take_over(tasks)) for r in runners)
 
     async def _stopping(sender: Any, **kwargs: Any) -> None:
-        await _bounded(runner.stop(), "stopping the runner")
+        await _all(_bounded(r.stop(), "stopping the runner") for r in runners)
 
     # mode types receivers as sync-or-awaitable callables in a way no async def satisfies.
     app.on_partitions_revoked.connect(_revoked)  # type: ignore[arg-type]
     app.on_partitions_assigned.connect(_assigned)  # type: ignore[arg-type]
     app.on_before_shutdown.connect(_stopping)  # type: ignore[arg-type]
-    runner.start()
+    for runner in runners:
+        runner.start()
     return app
+
+
+async def _all(waits: Iterable[Awaitable[None]]) -> None:
+    await asyncio.gather(*waits)
 
 
 def _tasks(tps: Any) -> set[int]:

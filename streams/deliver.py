@@ -7,17 +7,15 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from govbus.masking import apply_rule
 from govbus.policy import Subscription
 from govbus.pseudonym import Pseudonymizer
 from govbus.schemas.codec import AvroCodec
-from govbus.schemas.envelope import Envelope
+from govbus.schemas.envelope import Envelope, schema_ref
 from govbus.schemas.federation import delivered_rules
 from govbus.schemas.projection import projected_schema
 from govbus.schemas.topics import DLQ, delivery_topic
-from govbus.streams.masking import apply_rule
 from govbus.streams.messages import Accepted, Output, Rejected
-
-SCHEMA_REF_PREFIX = "govbus:schema:"
 
 
 @dataclass(frozen=True)
@@ -41,7 +39,9 @@ class Projector:
         key = (accepted.event.fingerprint, sub.id, tuple(sorted(shown.items())))
         fp = self._schemas.get(key)
         if fp is None:
-            fp = self.codec.register(projected_schema(accepted.event, shown, sub.id))
+            fp = self.codec.register(
+                projected_schema(accepted.event, shown, sub.id, sub.subscriber)
+            )
             self._schemas[key] = fp
         return fp
 
@@ -89,7 +89,7 @@ class Projector:
             version=env.version,
             subject=subject,
             time=env.time,
-            dataschema=SCHEMA_REF_PREFIX + fp.hex(),
+            dataschema=schema_ref(fp),
             correlation_id=None,
             causation_id=None,
             # The subscriber's own id for the corrected event, so it can find what to fix.

@@ -23,6 +23,7 @@ from govbus.streams.tasks import TP
 
 log = logging.getLogger(__name__)
 PREFETCH_KB = 256
+BULK_PREFETCH_KB = 2048
 
 
 def _at(tp: TP, offset: int) -> TopicPartition:
@@ -30,7 +31,9 @@ def _at(tp: TP, offset: int) -> TopicPartition:
 
 
 class Feed:
-    def __init__(self, bootstrap: str, group: str, **extra: Any) -> None:
+    def __init__(
+        self, bootstrap: str, group: str, prefetch_kb: int = PREFETCH_KB, **extra: Any
+    ) -> None:
         self._consumer = Consumer(
             client_config(
                 bootstrap,
@@ -43,21 +46,22 @@ class Feed:
                     "isolation.level": "read_committed",
                     "fetch.wait.max.ms": 5,
                     "fetch.min.bytes": 1,
-                    # Fairness: a small prefetch, fetched across all partitions in turn, so an
-                    # event on a quiet topic waits behind a few hundred queued events of a
-                    # busy one, not behind its backlog (librdkafka's defaults queue up to
-                    # 64 MB: minutes of a bulk load; tests/integration/test_fairness.py).
-                    "queued.max.messages.kbytes": PREFETCH_KB,
+                    # A small prefetch, fetched across all partitions in turn, so an event on a
+                    # quiet topic waits behind a few hundred queued events of a busy one, not
+                    # behind its backlog (librdkafka's defaults queue up to 64 MB: minutes of
+                    # work). Bulk loads have a lane and a feed of their own, with a larger
+                    # prefetch (tests/integration/test_fairness.py).
+                    "queued.max.messages.kbytes": prefetch_kb,
                     "queued.min.messages": 100,
                     # When the queue is full, librdkafka waits this long before fetching that
                     # partition again (default 1 s: a second of latency for every event
                     # behind it, measured).
                     "fetch.queue.backoff.ms": 10,
-                    "fetch.max.bytes": PREFETCH_KB * 1024,
+                    "fetch.max.bytes": prefetch_kb * 1024,
                     # Only to satisfy librdkafka's check (fetch >= message max); a consumer
                     # sends no messages, and a larger record batch is still fetched whole.
-                    "message.max.bytes": PREFETCH_KB * 1024,
-                    "max.partition.fetch.bytes": PREFETCH_KB * 1024 // 4,
+                    "message.max.bytes": prefetch_kb * 1024,
+                    "max.partition.fetch.bytes": prefetch_kb * 1024 // 4,
                     "enable.partition.eof": False,
                     **extra,
                 },

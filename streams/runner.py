@@ -12,6 +12,12 @@ between batches:
 A commit that fails rewinds its task to the committed progress and reads it again; a task
 whose producer was fenced is given up at once (its inputs are someone else's now) and is
 never re-initialised until the group assigns it again.
+
+A worker runs one runner per lane (``schemas.topics.LANES``), each with its own feed, its
+own producers (transactional ids per lane and task) and its own progress markers (they name
+the lane's topics), so fencing and take-over work per lane alike and a bulk backlog never
+shares a batch or a fetch queue with a real-time event. The real-time runner holds the
+shared :class:`Priority` while it has work; the bulk runner yields to it.
 """
 
 from __future__ import annotations
@@ -28,8 +34,11 @@ from dataclasses import dataclass, field
 import redis
 from confluent_kafka import KafkaException
 
+from govbus.schemas.topics import REALTIME, Lane
 from govbus.streams.feed import Feed
+from govbus.streams.messages import InMessage
 from govbus.streams.pipeline import Pipeline, Plan, TaskPlan
+from govbus.streams.priority import Priority
 from govbus.streams.sink import Fenced, ProducerBroken, TransactionalProducer
 from govbus.streams.tasks import TP, task_of, task_partitions
 
@@ -69,8 +78,13 @@ class Runner:
         read_progress: Callable[[list[TP]], dict[TP, dict[str, object]]],
         partitions_by_topic: Callable[[], Mapping[str, int]],
         settings: RunnerSettings | None = None,
+        lane: Lane = REALTIME,
+        priority: Priority | None = None,
     ) -> None:
         self.pipeline = pipeline
+        self.lane = lane
+        # Real-time holds it while it has work; any other lane waits for it between batches.
+        self._priority = priority
         self.feed = feed
         self.app_id = app_id
         self.task_count = task_count
@@ -81,14 +95,14 @@ class Runner:
         self._producers: dict[int, TransactionalProducer] = {}
         self._partitions: dict[int, list[TP]] = {}
         self._commands: queue.Queue[_Command] = queue.Queue()
-        self._pool = ThreadPoolExecutor(self.settings.commit_threads, "govbus-commit")
+        self._pool = ThreadPoolExecutor(self.settings.commit_threads, f"govbus-commit-{lane}")
         self._pending: dict[int, tuple[TaskPlan, Future[None]]] = {}
         self._failures = 0
         self._lag_reported = 0.0
         self.last_loop = time.monotonic()
         # Set once the first assignment was taken over (tasks fenced, progress read).
         self.ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="govbus-runner", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"govbus-runner-{lane}", daemon=True)
 
     # -- called from Faust's event loop (through asyncio.wrap_future) ---------------------
 
@@ -155,6 +169,10 @@ class Runner:
 
     def _step(self) -> None:
         s = self.settings
+        priority = self._priority
+        holds = priority if self.lane == REALTIME else None
+        if priority is not None and holds is None:
+            priority.wait_free()  # a lower lane: real-time work first
         assigned = self.feed.assigned
         # A partition given up a moment ago may still have a message or two in flight.
         # Gather more only while the previous batch is still committing: this batch could not
@@ -164,6 +182,17 @@ class Runner:
             for m in self.feed.poll(s.max_batch, s.wait_s, s.linger_s, busy=self._committing)
             if (m.topic, m.partition) in assigned
         ]
+        if holds is None or not batch:
+            self._decide_and_commit(batch, None)
+            return
+        # Held from the read on; each commit holds it until that commit is done.
+        holds.hold()
+        try:
+            self._decide_and_commit(batch, holds)
+        finally:
+            holds.release()
+
+    def _decide_and_commit(self, batch: list[InMessage], holds: Priority | None) -> None:
         plan: Plan | None = None
         if batch:
             try:
@@ -180,6 +209,8 @@ class Runner:
                 producer = self._producers.get(task)
                 if producer is not None:
                     future = self._pool.submit(producer.commit, task_plan.outputs)
+                    if holds is not None:
+                        holds.hold_until_done(future)
                     self._pending[task] = (task_plan, future)
         self._report_lag()
 

@@ -60,7 +60,7 @@ class Validator:
         event = self.catalogue.get(env.type, env.version)
         if event is None:
             return Rejected(msg, "catalogue.unknown_type", f"{env.ce_type} is not in the catalogue")
-        if msg.topic != event.topic:
+        if msg.topic not in event.topics:
             return Rejected(
                 msg,
                 "envelope.topic_mismatch",

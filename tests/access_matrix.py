@@ -1,7 +1,7 @@
 """The access matrix: every route x every caller x the caller's own department or another's
 -> the status the gateway must answer. One table, read by two tests:
 
-- tests/unit/test_authority.py asks ``authority.decide`` every cell (a 2xx, or a status the
+- tests/unit/gateway/test_authority.py asks ``authority.decide`` every cell (a 2xx, or a status the
   route gives past authority, means "allowed"; 403 means refused);
 - tests/integration/test_access_matrix.py makes every cell as a real HTTP request against
   the real gateway (uvicorn, Kafka, Redis, PostgreSQL) and compares the status exactly.
@@ -119,7 +119,14 @@ ROWS: tuple[Row, ...] = (
     Row("GET /v1/events", Action.READ_DELIVERIES, own=(401, 200, R, R, R, R, R, R)),
     Row("POST /v1/events/ack", Action.READ_DELIVERIES, own=(401, 204, R, R, R, R, R, R)),
     Row("GET /v1/events/stream", Action.READ_DELIVERIES, own=(401, 200, R, R, R, R, R, R)),
-    Row("GET /v1/schemas/{fp}", Action.READ_DELIVERIES, own=(401, 200, R, R, R, R, R, R)),
+    Row(
+        "GET /v1/schemas/{fp}",
+        Action.READ_DELIVERIES,
+        # own: the schema of one's own deliveries; other: of another department's (not found)
+        own=(401, 200, R, R, R, R, R, R),
+        other=(401, 404, R, R, R, R, R, R),
+        by_route=frozenset({"other"}),
+    ),
     Row("POST /v1/corrections/ack", Action.ACK_CORRECTIONS, own=(401, 204, R, R, R, R, R, R)),
     Row("GET /v1/licences/verify", Action.VERIFY_LICENCE, own=(401, 200, R, R, R, R, R, R)),
     Row(
@@ -198,6 +205,10 @@ ROWS: tuple[Row, ...] = (
         target=_owned,
     ),
     Row("GET /v1/admin/inbound", Action.VIEW_INBOUND, own=(401, R, R, R, R, R, 200, 200)),
+    # A console page (session cookie, not in the OpenAPI document): the browser tests make
+    # these requests (tests/integration/test_console.py).
+    Row("GET /console/ops", Action.VIEW_OPS, own=(401, R, R, R, R, R, 200, 200)),
+    Row("POST /console/ops/redrive", Action.REDRIVE, own=(401, R, R, R, R, R, 303, R)),
     Row(
         "PUT /v1/admin/inbound/{peer}/{id}",
         Action.MANAGE_INBOUND,

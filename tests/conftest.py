@@ -31,17 +31,37 @@ TEST_RUNTIME_ENV = {
     "GOVBUS_REDIS_PORT": "26379",
     "GOVBUS_PG_PORT": "25432",
 }
+# Under pytest-xdist (`make test`) each xdist process runs its own runtime: ports shifted by
+# XDIST_PORT_STRIDE per process (a runtime spans its base ports + 0..160: the fault cluster at
+# + 40..60, a federation peer at + 100) and state directories of its own.
+XDIST_PORT_STRIDE = 200
+
+
+def runtime_env(base: dict[str, str], xdist_worker: str | None) -> dict[str, str]:
+    """The session runtime's settings for this process (gw<N> is xdist's N-th process)."""
+    if not xdist_worker:
+        return dict(base)
+    shift = XDIST_PORT_STRIDE * int(xdist_worker.removeprefix("gw"))
+    return {
+        key: str(int(value) + shift) if key.endswith("_PORT") else f"{value}-{xdist_worker}"
+        for key, value in base.items()
+    }
+
+
 # Before any settings are read; worker subprocesses inherit these.
 if os.environ.get("GOVBUS_TEST_RUNTIME") != "shared":
-    for _key, _value in TEST_RUNTIME_ENV.items():
-        os.environ.setdefault(_key, _value)
+    _base = {key: os.environ.get(key, value) for key, value in TEST_RUNTIME_ENV.items()}
+    os.environ.update(runtime_env(_base, os.environ.get("PYTEST_XDIST_WORKER")))
+
+# The tests' bus runs on the development keys; the processes they start may too.
+os.environ.setdefault("GOVBUS_DEV_KEYS", "true")
 
 from govbus import telemetry  # noqa: E402
 from govbus.config import ConnectionSettings, LocalRuntimeSettings, load  # noqa: E402
-from govbus.devenv.kafka import KafkaCluster  # noqa: E402
-from govbus.devenv.runtime import Runtime, beside  # noqa: E402
 from govbus.kafka_admin import ensure_bus_topics  # noqa: E402
 from govbus.schemas.catalogue import default_catalogue  # noqa: E402
+from govbus_devtools.devenv.kafka import KafkaCluster  # noqa: E402
+from govbus_devtools.devenv.runtime import Runtime, beside  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -155,6 +175,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     skipped or deselected must not pass as green."""
     if os.environ.get("GOVBUS_REQUIRE_INTEGRATION") != "1" or exitstatus != 0:
         return
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return  # the controller, which sees every process's reports, decides
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     stats = getattr(reporter, "stats", {}) if reporter else {}
     passed_integration = [

@@ -15,11 +15,11 @@ from typing import Any
 
 from govbus.adapters.publisher import EventEncoder
 from govbus.config import KeySettings
-from govbus.demo.sample_data import birth, wrong_check_char
 from govbus.pseudonym import Pseudonymizer
 from govbus.schemas.catalogue import default_catalogue
 from govbus.schemas.codec import AvroCodec
 from govbus.schemas.identifiers import citizen_id_check_char
+from govbus_devtools.demo.sample_data import birth, wrong_check_char
 
 BIRTH = "gov.health.birth_registered"
 BIRTH_TOPIC = "govbus.events.health.birth_registered.v2"
@@ -43,7 +43,27 @@ X_ID = "11010519491231002X"
 
 def full_width(digits: str) -> str:
     """ASCII digits as full-width ones (U+FF10...): int() reads them, the bus must not."""
-    return "".join(chr(0xFF10 + int(c)) if c.isdigit() else c for c in digits)
+    return in_script(digits, 0xFF10)
+
+
+def in_script(digits: str, zero: int) -> str:
+    """ASCII digits written in the decimal digits (Unicode Nd) that start at ``zero``:
+    0x0660 Arabic-Indic, 0x0966 Devanagari, 0xFF10 full-width..."""
+    return "".join(chr(zero + int(c)) if c in "0123456789" else c for c in digits)
+
+
+def non_canonical_forms(value: str) -> dict[str, str]:
+    """A valid identifier in forms that differ from it only in writing: each must be
+    refused wherever it comes in."""
+    return {
+        "trailing-newline": value + "\n",
+        "trailing-space": value + " ",
+        "leading-space": " " + value,
+        "ideographic-space": value + "\u3000",
+        "full-width-digits": value[:2] + full_width(value[2:]),
+        "arabic-indic-digits": value[:2] + in_script(value[2:], 0x0660),
+        "devanagari-digits": in_script(value, 0x0966),
+    }
 
 
 def _headers(headers: list[tuple[str, bytes]], **override: bytes | None) -> list[tuple[str, bytes]]:

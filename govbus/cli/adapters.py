@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -14,8 +15,10 @@ from govbus.adapters import outbox as outbox_ddl
 from govbus.adapters.batch_loader import BatchLoader
 from govbus.adapters.outbox_relay import OutboxRelay, pending_counts
 from govbus.adapters.publisher import Publisher
+from govbus.cli.output import JsonOption, emit
 from govbus.config import ConnectionSettings, load
 from govbus.logs import setup_logging
+from govbus.schemas.topics import BULK, REALTIME
 
 outbox_app = typer.Typer(
     help="PostgreSQL transactional outbox: create it, relay it.", no_args_is_help=True
@@ -25,6 +28,13 @@ Dsn = Annotated[
     str | None, typer.Option(help="PostgreSQL DSN (default: GOVBUS_PG_DSN or the local runtime)")
 ]
 Table = Annotated[str, typer.Option(help="outbox table name")]
+
+
+class LaneChoice(StrEnum):
+    """schemas.topics.LANES, as typer wants choices (an enum)."""
+
+    realtime = REALTIME
+    bulk = BULK
 
 
 def _dsn(dsn: str | None) -> str:
@@ -53,24 +63,35 @@ def relay(
 
 
 @outbox_app.command()
-def status(dsn: Dsn = None, table: Table = outbox_ddl.DEFAULT_TABLE) -> None:
+def status(
+    dsn: Dsn = None, table: Table = outbox_ddl.DEFAULT_TABLE, as_json: JsonOption = False
+) -> None:
     """Rows by status: pending, sent, rejected."""
-    console.print(pending_counts(_dsn(dsn), table))
+    counts = pending_counts(_dsn(dsn), table)
+    rows = [{"status": k, "rows": v} for k, v in sorted(counts.items())]
+    emit(console, ["status", "rows"], rows, as_json=as_json)
 
 
 def load_file(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help=".csv or .jsonl")],
+    *,
     event_type: Annotated[str, typer.Option("--type", help="e.g. gov.health.birth_registered")],
     source: Annotated[str, typer.Option(help="publishing department id")],
     version: Annotated[int | None, typer.Option(help="default: latest")] = None,
     restart: Annotated[bool, typer.Option(help="ignore the checkpoint of an earlier run")] = False,
+    lane: Annotated[
+        LaneChoice,
+        typer.Option(
+            help="bulk (default): read apart from real-time traffic, which it never delays"
+        ),
+    ] = LaneChoice.bulk,
 ) -> None:
     """Validate and publish a batch file; rejects go to FILE.rejects.jsonl with line numbers.
     A re-run resumes after the last acknowledged row and publishes nothing twice."""
     telemetry.setup("govbus-loader")
     total = sum(1 for _ in file.open(encoding="utf-8", errors="replace"))
     with (
-        Publisher(source) as pub,
+        Publisher(source, lane=lane.value) as pub,
         Progress(
             TextColumn("{task.description}"),
             BarColumn(),

@@ -8,10 +8,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from govbus.audit_log import committed_heads, read_audit
+from govbus.audit_log import committed_heads, event_records, read_audit
+from govbus.cli.output import print_whole
 from govbus.config import ConnectionSettings, load
-from govbus.schemas.audit import AuditRecord, verify, verify_heads
-from govbus.trace_index import EventTrace, TraceLookup, assemble
+from govbus.schemas.audit import verify, verify_heads
+from govbus.trace_index import TraceLookup, assemble
 
 app = typer.Typer(help="The audit trail.", no_args_is_help=True)
 console = Console()
@@ -60,7 +61,7 @@ def trace(
         if found is None:
             console.print("[yellow]not in the trace index yet:[/] scanning the audit topic")
     if found is None:
-        found = scan_for(event_id, read_audit(conn.bootstrap))
+        found = assemble(event_id, event_records(conn.bootstrap, event_id))
     if found is None:
         console.print(
             f"[red]no audit record for event {event_id}[/] (not published, or not processed yet)"
@@ -69,6 +70,8 @@ def trace(
     first = found.records[0]
     console.print(f"[bold]{first.type}.v{first.version}[/] from {first.source}, event {event_id}")
     table = Table("at", "step", "who", "details")
+    for column in table.columns[:3]:
+        column.no_wrap = True
     for r in found.records:
         who = r.subscriber or r.source
         if r.kind == "delivered":
@@ -79,17 +82,8 @@ def trace(
         else:
             details = r.input
         table.add_row(r.at[:23], r.kind, who, details)
-    console.print(table)
+    print_whole(console, table)
     for trace_id, what in found.traces.items():
         console.print(f"trace {trace_id} ({what}): {jaeger.rstrip('/')}/trace/{trace_id}")
     if not found.traces:
         console.print("no trace context was recorded for this event")
-
-
-def scan_for(event_id: str, everything: list[AuditRecord]) -> EventTrace | None:
-    """The event's trace from all audit records (no index)."""
-    records = [r for r in everything if r.event_id == event_id]
-    # Reads are recorded by delivery id (the gateway never sees the bus-wide event id).
-    delivered = {r.delivery_id for r in records if r.kind == "delivered"}
-    records += [r for r in everything if r.kind == "read" and r.delivery_id in delivered]
-    return assemble(event_id, records)

@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
+from govbus.cli.output import JsonOption, emit
 from govbus.config import ConnectionSettings, load
 from govbus.dlq import read_dead_letters, redrive
 
@@ -19,23 +19,26 @@ console = Console()
 def list_(
     reason: Annotated[str | None, typer.Option(help="only this reason code")] = None,
     limit: Annotated[int, typer.Option(help="newest N")] = 50,
+    as_json: JsonOption = False,
 ) -> None:
     """Dead letters, newest last: reason, origin, event id."""
     letters = read_dead_letters(load(ConnectionSettings).bootstrap)
     if reason:
         letters = [d for d in letters if d.reason == reason]
-    table = Table("ref", "reason", "from", "event id", "type", "at")
-    for d in letters[-limit:]:
-        table.add_row(
-            d.ref,
-            d.reason,
-            f"{d.source_topic}@{d.source_position}",
-            d.event_id,
-            d.ce_type,
-            d.at[:19],
-        )
-    console.print(table)
-    console.print(f"{len(letters)} dead letters")
+    rows = [
+        {
+            "ref": d.ref,
+            "reason": d.reason,
+            "from": f"{d.source_topic}@{d.source_position}",
+            "event id": d.event_id,
+            "type": d.ce_type,
+            "at": d.at if as_json else d.at[:19],
+        }
+        for d in letters[-limit:]
+    ]
+    emit(console, ["ref", "reason", "from", "event id", "type", "at"], rows, as_json=as_json)
+    if not as_json:
+        console.print(f"{len(letters)} dead letters")
 
 
 @app.command()

@@ -7,13 +7,14 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from govbus import telemetry
+from govbus.cli.output import JsonOption, emit
 from govbus.config import (
     DEV_ONLY_SECRET,
     ConnectionSettings,
     GatewaySettings,
+    KeySettings,
     LocalRuntimeSettings,
     load,
 )
@@ -46,6 +47,7 @@ def run() -> None:
     warn_unknown_settings()
     telemetry.setup("govbus-gateway")
     settings = load(GatewaySettings)
+    load(KeySettings).require_real("the gateway")
     if settings.api_key_pepper.get_secret_value() == DEV_ONLY_SECRET:
         logging.getLogger("govbus.gateway").warning(
             "using the built-in development API key pepper; set GOVBUS_API_KEY_PEPPER "
@@ -71,7 +73,7 @@ def issue(
     path (direct database access): the first admin keys of the bureau and of each
     department come from here; from then on admins issue keys through the gateway, within
     their powers (docs/security.md)."""
-    console.print(_store().issue(department, role))
+    typer.echo(_store().issue(department, role))  # plain: never wrapped or styled
 
 
 @keys_app.command()
@@ -81,14 +83,19 @@ def revoke(key_id: Annotated[str, typer.Argument(help="the id part of gbk_<id>_.
 
 
 @keys_app.command("list")
-def list_() -> None:
+def list_(as_json: JsonOption = False) -> None:
     """Keys by id, department, roles and state (never the secrets)."""
-    table = Table("key id", "department", "roles", "created", "revoked")
-    for key_id, department, roles, created, revoked in _store().all_keys():
-        table.add_row(
-            key_id, department, ",".join(roles), str(created)[:19], str(revoked or "")[:19]
-        )
-    console.print(table)
+    rows = [
+        {
+            "key id": key_id,
+            "department": department,
+            "roles": list(roles) if as_json else ",".join(roles),
+            "created": created.isoformat() if as_json else str(created)[:19],
+            "revoked": (revoked.isoformat() if as_json else str(revoked)[:19]) if revoked else None,
+        }
+        for key_id, department, roles, created, revoked in _store().all_keys()
+    ]
+    emit(console, ["key id", "department", "roles", "created", "revoked"], rows, as_json=as_json)
 
 
 acl_app = typer.Typer(
@@ -99,7 +106,8 @@ acl_app = typer.Typer(
 @acl_app.command("sync")
 def acl_sync() -> None:
     """Grant each department with a live subscription READ on its own delivery topic, its
-    consumer-group prefix and govbus.schemas; remove the ACLs of departments without one."""
+    consumer-group prefix and govbus.schemas, and each publisher WRITE on the event topics
+    of the types it owns; remove every other grant on govbus's topics and groups."""
     from confluent_kafka.admin import AdminClient  # noqa: PLC0415
 
     from govbus import policy_store  # noqa: PLC0415
@@ -113,6 +121,7 @@ def acl_sync() -> None:
         default_catalogue(),
     )
     console.print(f"granted: {', '.join(report.granted) or '-'}")
+    console.print(f"publishers: {', '.join(report.publishers) or '-'}")
     console.print(f"revoked: {', '.join(report.revoked) or '-'}")
 
 

@@ -7,8 +7,15 @@ from pathlib import Path
 import httpx
 import typer
 
-from govbus.config import GatewaySettings, LocalRuntimeSettings, StreamsSettings, load
+from govbus.config import (
+    ConnectionSettings,
+    GatewaySettings,
+    LocalRuntimeSettings,
+    StreamsSettings,
+    load,
+)
 from govbus.heartbeat import age_s, heartbeat_file
+from govbus.probes import readiness
 
 app = typer.Typer(help="Health checks for probes: exit 0 when healthy.", no_args_is_help=True)
 
@@ -26,6 +33,17 @@ def gateway(
         ok = False
     if not ok:
         typer.echo(f"gateway {path}: not healthy", err=True)
+        raise typer.Exit(1)
+
+
+@app.command()
+def ready() -> None:
+    """Kafka, Redis and PostgreSQL answer, reached with this process's ConnectionSettings
+    (GOVBUS_KAFKA_SECURITY_PROTOCOL, SASL and TLS included), as the worker and gateway reach
+    them."""
+    down = [name for name, ok in readiness(load(ConnectionSettings)).items() if not ok]
+    if down:
+        typer.echo(f"not answering: {', '.join(down)}", err=True)
         raise typer.Exit(1)
 
 

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from govbus.cli.output import print_whole
 from govbus.cli.spans import span
 from govbus.config import ConnectionSettings, KeySettings, LocalRuntimeSettings, load
 from govbus.disclosures import Disclosure, DisclosureStore, subject_pseudonyms
@@ -57,7 +58,8 @@ def run(once: Annotated[bool, typer.Option(help="catch up, then exit")] = False)
 def _table(rows: list[Disclosure], title: str, *, with_ids: bool = True) -> Table:
     table = Table(title=title, title_justify="left")
     for column in ("when", "from", "to", "event", "fields [mask]", "basis, purpose", "read", "ack"):
-        table.add_column(column)
+        # Ids (subscription, delivery ids) and times are never cut or wrapped.
+        table.add_column(column, no_wrap=column in ("when", "to", "event", "read", "ack"))
     for d in rows:
         fields = ", ".join(
             f"{k}" + ("" if r == "clear" else f" [{r}]") for k, r in d.fields.items()
@@ -99,7 +101,7 @@ def show(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     if as_json:
         typer.echo(json.dumps([d.for_citizen() for d in rows], ensure_ascii=False, indent=2))
     else:
-        console.print(_table(rows, f"{len(rows)} deliveries", with_ids=False))
+        print_whole(console, _table(rows, f"{len(rows)} deliveries", with_ids=False))
 
 
 def parse_span(value: str) -> dt.timedelta:
@@ -122,7 +124,7 @@ def pending(
     if as_json:
         typer.echo(json.dumps([d.to_json() for d in rows], ensure_ascii=False, indent=2))
     else:
-        console.print(_table(rows, f"{len(rows)} unacknowledged past {older_than}"))
+        print_whole(console, _table(rows, f"{len(rows)} unacknowledged past {older_than}"))
     if rows:
         raise typer.Exit(1)
 

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import sys
+from importlib.metadata import entry_points
+from typing import Annotated
 
 import typer
 from rich.console import Console
 
+from govbus import __version__
 from govbus.cli import (
     adapters,
     audit,
     config,
-    demo,
-    dev,
     dlq,
     federation,
     gateway,
@@ -31,7 +32,25 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-app.add_typer(dev.app, name="dev")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"govbus {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="print the version"),
+    ] = False,
+) -> None:
+    """govbus: publish a government fact once; every entitled department receives only its
+    fields, masked as agreed, traced and audited."""
+
+
 app.add_typer(streams.app, name="streams")
 app.add_typer(schemas.app, name="schemas")
 app.add_typer(policy.app, name="policy")
@@ -43,7 +62,6 @@ app.command(name="load")(adapters.load_file)
 app.add_typer(gateway.gateway_app, name="gateway")
 app.add_typer(gateway.keys_app, name="keys")
 app.add_typer(gateway.acl_app, name="acl")
-app.command(name="demo")(demo.demo)
 app.command(name="reconcile")(reconcile.reconcile)
 app.add_typer(health.app, name="health")
 app.add_typer(config.app, name="config")
@@ -52,6 +70,11 @@ app.add_typer(indexes.disclosures_app, name="disclosures")
 app.add_typer(indexes.corrections_app, name="corrections")
 app.add_typer(indexes.licences_app, name="licences")
 app.add_typer(federation.app, name="federation")
+
+# Local-run tooling (`govbus dev ...`, `govbus demo`) is a separate distribution, installed in a
+# dev checkout and never in the production wheel or image: it adds its commands here.
+for _plugin in entry_points(group="govbus.cli"):
+    _plugin.load()(app)
 
 
 def run() -> None:

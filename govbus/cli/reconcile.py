@@ -15,8 +15,8 @@ from rich.table import Table
 from govbus.cli.spans import span
 from govbus.config import ConnectionSettings, StreamsSettings, load
 from govbus.policy_store import read as read_policy
-from govbus.reconcile import Reconciliation, collect
 from govbus.schemas.catalogue import default_catalogue
+from govbus.streams.reconcile import Reconciliation, collect
 
 console = Console()
 

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from govbus import __version__
+from govbus.cli.output import JsonOption, emit
 from govbus.config import ConnectionSettings, load
 from govbus.schemas.asyncapi import asyncapi_document
 from govbus.schemas.catalogue import default_catalogue
@@ -28,12 +29,20 @@ console = Console()
 
 
 @app.command("list")
-def list_() -> None:
+def list_(as_json: JsonOption = False) -> None:
     """Every event type: owner, sharing type, topic."""
-    table = Table("type", "v", "owner", "sharing", "fields", "topic")
-    for e in default_catalogue():
-        table.add_row(e.type, str(e.version), e.owner, e.sharing, str(len(e.fields)), e.topic)
-    console.print(table)
+    rows = [
+        {
+            "type": e.type,
+            "v": e.version,
+            "owner": e.owner,
+            "sharing": e.sharing,
+            "fields": len(e.fields),
+            "topic": e.topic,
+        }
+        for e in default_catalogue()
+    ]
+    emit(console, ["type", "v", "owner", "sharing", "fields", "topic"], rows, as_json=as_json)
 
 
 @app.command()

@@ -80,13 +80,14 @@ def run() -> None:
     """
     import faust  # noqa: PLC0415 - heavy import only for the worker
 
-    from govbus.streams.app import build_app, build_pipeline, build_runner  # noqa: PLC0415
+    from govbus.streams.app import build_app, build_runners  # noqa: PLC0415
     from govbus.streams.policy_table import PolicyTable  # noqa: PLC0415
 
     setup_logging()
     warn_unknown_settings()
     telemetry.setup("govbus-streams")
     conn, streams, keys = load(ConnectionSettings), load(StreamsSettings), load(KeySettings)
+    keys.require_real("the stream worker")
     if keys.uses_dev_defaults:
         log.warning(
             "using the built-in development keys; set GOVBUS_PSEUDONYM_KEY, "
@@ -107,7 +108,8 @@ def run() -> None:
     table.start()
     if not table.snapshot().subscriptions:
         log.warning("no subscriptions: events will be validated but delivered to nobody")
-    pipeline = build_pipeline(conn, streams, keys, catalogue, table.snapshot)
-    runner = build_runner(conn, streams, catalogue, pipeline)
-    worker = faust.Worker(build_app(conn, streams, runner), loglevel="info", override_logging=False)
+    runners = build_runners(conn, streams, keys, catalogue, table.snapshot)
+    worker = faust.Worker(
+        build_app(conn, streams, runners), loglevel="info", override_logging=False
+    )
     worker.execute_from_commandline()

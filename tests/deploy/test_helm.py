@@ -19,6 +19,7 @@ from tests.deploy.conftest import ROOT
 from tests.deploy.test_compose import assert_real_command
 
 CHART = ROOT / "helm" / "govbus"
+DEMO_POLICY = ROOT / "devtools" / "govbus_devtools" / "examples" / "policy-demo.yaml"
 KUBE = "1.31.0"
 EVERYTHING_ON = [
     "--set", "gateway.ingress.enabled=true",
@@ -32,7 +33,7 @@ EVERYTHING_ON = [
     "--set", "federation.peerName=province_a",
     "--set", "federation.peerGatewayUrl=https://bus.province-a.example",
     "--set", "federation.apiKeySecretName=province-a-key",
-    "--set-file", f"policy={ROOT / 'govbus' / 'examples' / 'policy-demo.yaml'}",
+    "--set-file", f"policy={DEMO_POLICY}",
 ]  # fmt: skip
 
 

@@ -17,12 +17,12 @@ from confluent_kafka import Consumer, TopicPartition
 
 from govbus.adapters.publisher import Publisher, PublishResult
 from govbus.config import ConnectionSettings
-from govbus.demo.sample_data import birth
-from govbus.devenv.worker import WorkerProcess
-from govbus.gateway.reader import DeliveryReader, Received, read_deliveries
-from govbus.reconcile import Reconciliation, collect
+from govbus.delivery_reader import DeliveryReader, Received, read_deliveries
 from govbus.schemas.catalogue import default_catalogue
 from govbus.schemas.topics import delivery_topic
+from govbus.streams.reconcile import Reconciliation, collect
+from govbus_devtools.demo.sample_data import birth
+from govbus_devtools.devenv.worker import WorkerProcess
 
 APPROVAL = {"approver": "hc", "approved_at": "2026-01-01T00:00:00Z"}
 

@@ -22,8 +22,6 @@ from confluent_kafka import Producer
 
 from govbus import policy_store
 from govbus.config import ConnectionSettings, GatewaySettings
-from govbus.demo.parts import CitizenLogin
-from govbus.demo.sample_data import birth, citizen_id, licence_id
 from govbus.gateway import cursor as cursors
 from govbus.gateway.keystore import KeyStore
 from govbus.kafka_admin import ensure_topics
@@ -31,7 +29,10 @@ from govbus.policy import Subscription
 from govbus.schema_store import schema_record
 from govbus.schemas.catalogue import default_catalogue
 from govbus.schemas.codec import AvroCodec
+from govbus.schemas.projection import projected_schema
 from govbus.schemas.topics import SCHEMAS, delivery_topic
+from govbus_devtools.demo.parts import CitizenLogin
+from govbus_devtools.demo.sample_data import birth, citizen_id, licence_id
 from tests.access_matrix import BUREAU, ROLE_OF, Row, cells, department_of
 from tests.integration.test_gateway import Gateway
 
@@ -50,6 +51,7 @@ class World:
     login: CitizenLogin
     setup: dict[str, dict[str, str]]  # department -> headers of an admin used to set up
     schema_fp: str
+    other_schema_fp: str  # of a delivery to B
     counter: Iterator[int] = field(default_factory=itertools.count)
     made: dict[tuple[str, str], str] = field(default_factory=dict)  # unused targets
 
@@ -151,7 +153,8 @@ def call_for(w: World, row: Row, scope: str, dept: str) -> tuple[Call, tuple[str
     if route == "GET /v1/events/stream":
         return ("STREAM", "/v1/events/stream", {}), None
     if route == "GET /v1/schemas/{fp}":
-        return ("GET", f"/v1/schemas/{w.schema_fp}", {}), None
+        fp = w.schema_fp if scope == "own" else w.other_schema_fp
+        return ("GET", f"/v1/schemas/{fp}", {}), None
     if route == "POST /v1/corrections/ack":
         return ("POST", "/v1/corrections/ack", {"json": {"ids": [str(uuid.uuid4())]}}), None
     if route == "GET /v1/licences/verify":
@@ -237,13 +240,17 @@ def world(
     ensure_topics(conn.bootstrap, {delivery_topic(A): {}, SCHEMAS: {}}, partitions=1, replication=1)
     event = default_catalogue().latest("gov.health.birth_registered")
     assert event is not None
-    fp = AvroCodec().register(event.schema)
     producer = Producer({"bootstrap.servers": conn.bootstrap})
-    schema_key, schema_value = schema_record(fp, event.schema)
-    producer.produce(SCHEMAS, schema_value, schema_key)
+    fps = []
+    for dept in (A, B):  # what each receives under a subscription of its own
+        schema = projected_schema(event, {"sex": "clear"}, f"m-{dept}-{uid}", dept)
+        fp = AvroCodec().register(schema)
+        key, value = schema_record(fp, schema)
+        producer.produce(SCHEMAS, value, key)
+        fps.append(fp.hex())
     assert producer.flush(30) == 0
     with Gateway(conn, settings) as gw, httpx.Client(base_url=gw.url, timeout=30) as http:
-        yield World(http, keys, conn, uid, login, {}, fp.hex())
+        yield World(http, keys, conn, uid, login, {}, *fps)
 
 
 def caller_headers(w: World, caller: str, issued: dict[str, dict[str, str]]) -> dict[str, str]:
@@ -259,6 +266,8 @@ def test_every_cell_of_the_access_matrix_against_the_real_gateway(world: World) 
     issued: dict[str, dict[str, str]] = {}
     wrong = []
     for row, scope, caller, expected in cells():
+        if " /console/" in row.route:
+            continue  # a console page takes a session cookie: test_console.py logs in
         dept = department_of(caller, A, BUREAU)
         (method, path, kwargs), target_key = call_for(world, row, scope, dept)
         headers = caller_headers(world, caller, issued)

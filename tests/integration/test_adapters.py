@@ -3,6 +3,7 @@ restart) and the batch loader (rejects with line numbers, resumable re-runs)."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import json
 import random
@@ -24,12 +25,12 @@ from govbus.adapters.outbox_relay import OutboxRelay, pending_counts
 from govbus.adapters.publisher import Publisher, PublishError
 from govbus.audit_log import read_audit
 from govbus.config import ConnectionSettings
-from govbus.demo.civil_registry import CivilRegistry
-from govbus.demo.sample_data import birth
-from govbus.devenv.process import Managed
-from govbus.devenv.runtime import Runtime
 from govbus.kafka_read import read_to_end
-from tests.corpus import X_ID, full_width
+from govbus_devtools.demo.civil_registry import CivilRegistry
+from govbus_devtools.demo.sample_data import birth
+from govbus_devtools.devenv.process import Managed
+from govbus_devtools.devenv.runtime import Runtime
+from tests.corpus import X_ID, full_width, non_canonical_forms
 from tests.integration.helpers import (
     birth_subscription,
     read,
@@ -260,33 +261,37 @@ def test_loader_rejects_bad_rows_with_line_numbers_and_a_rerun_publishes_nothing
     assert TOPIC in admin.list_topics(timeout=10).topics
 
 
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
 def test_loader_rejects_identifiers_in_a_non_canonical_form(
-    bootstrap: str, uid: str, tmp_path: Path
+    bootstrap: str, uid: str, tmp_path: Path, fmt: str
 ) -> None:
-    """A JSON-lines export keeps what CSV cannot: a newline or a full-width digit inside a
-    value. Each such row is rejected with its line and reason, never published."""
-    rng = random.Random(uid)
-    rows = [birth(rng, dt.date.today()) for _ in range(4)]
-    mother = rows[0]["mother_id"]
-    rows[1]["mother_id"] = mother + "\n"
-    rows[2]["mother_id"] = mother[:2] + full_width(mother[2:17]) + mother[17]
-    rows[3]["mother_id"] = X_ID.lower()
-    path = tmp_path / "births.jsonl"
-    path.write_text(
-        "".join(json.dumps(r, default=str, ensure_ascii=False) + "\n" for r in rows),
-        encoding="utf-8",
-    )
+    """Surrounding spaces, a newline inside a value, digits of another script, a lower-case
+    x: each such row is rejected with its line and reason, never published. (CSV keeps
+    spaces and, quoted, newlines too.)"""
+    rng = random.Random(uid + fmt)
+    good = birth(rng, dt.date.today())
+    forms = {**non_canonical_forms(good["mother_id"]), "lower-case-x": X_ID.lower()}
+    rows = [good, *({**birth(rng, dt.date.today()), "mother_id": v} for v in forms.values())]
+    path = tmp_path / f"births.{fmt}"
+    if fmt == "jsonl":
+        path.write_text(
+            "".join(json.dumps(r, default=str, ensure_ascii=False) + "\n" for r in rows),
+            encoding="utf-8",
+        )
+    else:
+        with path.open("w", encoding="utf-8", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(good))
+            writer.writeheader()
+            writer.writerows(rows)
     with Publisher("health") as pub:
         report = BatchLoader(pub, BIRTH).load(path)
-    assert (report.published, report.rejected) == (1, 3)
+    assert (report.published, report.rejected) == (1, len(forms))
     rejects = [
-        json.loads(x) for x in (tmp_path / "births.jsonl.rejects.jsonl").read_text().splitlines()
+        json.loads(x) for x in (tmp_path / f"births.{fmt}.rejects.jsonl").read_text().splitlines()
     ]
-    assert [(r["line"], r["reason"]) for r in rejects] == [
-        (2, "identifier.citizen_id"),
-        (3, "identifier.citizen_id"),
-        (4, "identifier.citizen_id"),
-    ]
+    first = 2 if fmt == "jsonl" else 3  # a CSV's line 1 is its header
+    assert [r["reason"] for r in rejects] == ["identifier.citizen_id"] * len(forms)
+    assert rejects[0]["line"] == first
     assert ids_on_topic(bootstrap, set(report.event_ids)) == Counter(report.event_ids)
 
 

@@ -1,46 +1,15 @@
 """The AsyncAPI document validates against the official AsyncAPI 3.0.0 JSON schema
-(from the @asyncapi/specs npm package, fetched once into the govbus cache)."""
+(from the @asyncapi/specs npm package, fetched once into the govbus cache: the
+``asyncapi_3_schema`` fixture in tests/integration/conftest.py)."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-from pathlib import Path
 from typing import Any
 
 import jsonschema
-import pytest
 
-from govbus.config import LocalRuntimeSettings
-from govbus.devenv.packages import ensure_commands
 from govbus.schemas.asyncapi import asyncapi_document
 from govbus.schemas.catalogue import default_catalogue
-
-SPECS_VERSION = "6.11.1"
-
-
-@pytest.fixture(scope="session")
-def asyncapi_3_schema() -> dict[str, Any]:
-    ensure_commands({"npm": "npm"})
-    prefix = LocalRuntimeSettings().cache_dir / "npm"
-    path = prefix / "node_modules" / "@asyncapi" / "specs" / "schemas" / "3.0.0-without-$id.json"
-    if not path.exists():
-        prefix.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [
-                "npm",
-                "install",
-                "--no-audit",
-                "--no-fund",
-                "--silent",
-                "--prefix",
-                str(prefix),
-                f"@asyncapi/specs@{SPECS_VERSION}",
-            ],
-            check=True,
-            timeout=300,
-        )
-    return json.loads(Path(path).read_text())
 
 
 def test_catalogue_asyncapi_document_is_valid(asyncapi_3_schema: dict[str, Any]) -> None:
@@ -48,7 +17,15 @@ def test_catalogue_asyncapi_document_is_valid(asyncapi_3_schema: dict[str, Any])
     validator = jsonschema.Draft7Validator(asyncapi_3_schema)
     errors = [f"{list(e.path)}: {e.message[:200]}" for e in validator.iter_errors(doc)]
     assert errors == []
-    assert len(doc["channels"]) == len(default_catalogue()) + 2
+    # An event channel per type, deliveries, dead letters, HTTP pull and SSE.
+    assert len(doc["channels"]) == len(default_catalogue()) + 4
+    delivery = doc["channels"]["delivery"]["messages"]
+    assert len(delivery) == len(default_catalogue())
+    for ref in delivery.values():
+        message = doc["components"]["messages"][ref["$ref"].rsplit("/", 1)[1]]
+        assert message["payload"]["properties"]
+        assert "ce_govbuscorrects" in message["headers"]["properties"]
+    assert {"http_pull", "sse"} <= set(doc["channels"])
 
 
 def test_the_validator_does_reject_a_broken_document(asyncapi_3_schema: dict[str, Any]) -> None:

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from govbus.config import ConnectionSettings
-from govbus.devenv.kafka import KafkaCluster, LocalKafka
-from govbus.devenv.worker import WorkerProcess
 from govbus.schemas.catalogue import default_catalogue
 from govbus.schemas.topics import delivery_topic
+from govbus_devtools.devenv.kafka import KafkaCluster, LocalKafka
+from govbus_devtools.devenv.worker import WorkerProcess
 from tests.integration.helpers import (
     BIRTH,
     Load,

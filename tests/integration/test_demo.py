@@ -14,10 +14,12 @@ from typing import Any
 
 import pytest
 
-from govbus.config import ConnectionSettings
-from govbus.demo.run import demo_policy_path
+from govbus.config import ConnectionSettings, GatewaySettings
+from govbus.gateway.keystore import KeyStore
 from govbus.policy import Condition, PolicyDocument, Subscription, load_policy_file
 from govbus.schemas.catalogue import default_catalogue
+from govbus_devtools.cli.demo import CONSOLE_ROLES
+from govbus_devtools.demo.run import demo_policy_path
 from tests.keys import delivery_id
 
 
@@ -343,3 +345,16 @@ def test_the_cross_province_birth_reaches_province_bs_departments_under_both_pol
             else:  # A masked it: B shows A's mask (or redacts or pseudonymises further)
                 assert seen["rule"] != "clear"
                 assert str(published[name]) not in str(seen["value"])
+
+
+def test_the_demo_ends_with_the_consoles_address_and_a_working_key_per_role(
+    demo_run: dict[str, Any], runtime: ConnectionSettings
+) -> None:
+    text = demo_run["stdout"]
+    assert "/console/" in text
+    store = KeyStore(runtime.pg, GatewaySettings().api_key_pepper.get_secret_value().encode())
+    for department, role, _ in CONSOLE_ROLES:
+        (line,) = [ln for ln in text.splitlines() if f" {department} {role}:" in ln]
+        record = store.verify(line.split()[0])
+        assert record is not None
+        assert (record.department, tuple(record.roles)) == (department, (role,))

@@ -23,12 +23,12 @@ import pytest
 
 from govbus.adapters.outbox_relay import OutboxRelay, pending_counts
 from govbus.config import ConnectionSettings, GatewaySettings
-from govbus.demo.civil_registry import CivilRegistry
-from govbus.demo.sample_data import birth
-from govbus.devenv.process import free_port
-from govbus.devenv.runtime import Runtime
-from govbus.devenv.worker import WorkerProcess
 from govbus.gateway.keystore import KeyStore
+from govbus_devtools.demo.civil_registry import CivilRegistry
+from govbus_devtools.demo.sample_data import birth
+from govbus_devtools.devenv.process import free_port
+from govbus_devtools.devenv.runtime import Runtime
+from govbus_devtools.devenv.worker import WorkerProcess
 from tests.integration.helpers import (
     Load,
     assert_each_delivered_exactly_once,

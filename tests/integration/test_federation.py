@@ -33,18 +33,18 @@ from govbus.adapters.federation_bridge import Bridge
 from govbus.adapters.publisher import Publisher
 from govbus.audit_log import read_audit
 from govbus.config import ConnectionSettings, GatewaySettings, LocalRuntimeSettings, load
-from govbus.demo.crossprovince import PEER_IN_A
-from govbus.demo.parts import running_gateway
-from govbus.demo.sample_data import birth, citizen_id
-from govbus.devenv.peer import PeerRuntime
-from govbus.devenv.process import Managed
-from govbus.devenv.worker import WorkerProcess
 from govbus.dlq import read_dead_letters, redrive
 from govbus.gateway.keystore import KeyStore
 from govbus.kafka_admin import ensure_bus_topics
-from govbus.reconcile import collect
+from govbus.masking import mask_citizen_id, mask_mobile
 from govbus.schemas.catalogue import default_catalogue
-from govbus.streams.masking import mask_citizen_id, mask_mobile
+from govbus.streams.reconcile import collect
+from govbus_devtools.demo.crossprovince import PEER_IN_A
+from govbus_devtools.demo.parts import running_gateway
+from govbus_devtools.demo.sample_data import birth, citizen_id
+from govbus_devtools.devenv.peer import PeerRuntime
+from govbus_devtools.devenv.process import Managed
+from govbus_devtools.devenv.worker import WorkerProcess
 from tests.integration.helpers import APPROVAL, BIRTH, wait_until
 from tests.integration.test_gateway import problem
 from tests.keys import delivery_id

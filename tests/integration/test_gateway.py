@@ -26,14 +26,14 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from govbus.adapters.publisher import Publisher
 from govbus.audit_log import read_audit
 from govbus.config import ConnectionSettings, GatewaySettings
-from govbus.demo.sample_data import birth
-from govbus.devenv.process import free_port
+from govbus.delivery_reader import DeliveryDecoder
 from govbus.gateway import cursor as cursors
 from govbus.gateway.app import create_app
 from govbus.gateway.consume import Consumption
 from govbus.gateway.keystore import KeyStore
-from govbus.gateway.reader import DeliveryDecoder
-from tests.corpus import full_width
+from govbus_devtools.demo.sample_data import birth
+from govbus_devtools.devenv.process import free_port
+from tests.corpus import X_ID, non_canonical_forms
 from tests.integration.helpers import birth_subscription, start_worker, wait_until
 from tests.keys import delivery_id
 
@@ -499,11 +499,13 @@ def test_http_publish_is_validated_owned_and_idempotent(setup: dict[str, Any]) -
     problem(r, 422, "identifier-citizen_id")
     assert bad["mother_id"] not in r.text
     mother = body["mother_id"]
-    for non_canonical in (mother + "\n", mother[:2] + full_width(mother[2:17]) + mother[17]):
+    forms = {**non_canonical_forms(mother), "lower-case-x": X_ID.replace("X", "x")}
+    for form, non_canonical in forms.items():
         r = httpx.post(
             url, json={**body, "mother_id": non_canonical}, headers={"X-API-Key": health}
         )
         problem(r, 422, "identifier-citizen_id")
+        assert "mother_id" in r.json()["detail"], form
     problem(
         httpx.post(url, json={**body, "weight_g": "heavy"}, headers={"X-API-Key": health}),
         422,
@@ -521,29 +523,58 @@ def test_http_publish_is_validated_owned_and_idempotent(setup: dict[str, Any]) -
     problem(httpx.post(url, json=body, headers={"X-API-Key": setup["key"]}), 403, "forbidden")
 
 
-def test_avro_on_request_decodes_with_the_served_schema(setup: dict[str, Any]) -> None:
+AVRO_TYPES = ["application/avro", "application/vnd.apache.avro+binary", "avro/binary"]
+
+
+def test_avro_on_request_decodes_with_the_schema_at_the_dataschema_url(
+    setup: dict[str, Any],
+) -> None:
     import base64  # noqa: PLC0415
+    import io  # noqa: PLC0415
+
+    import fastavro  # noqa: PLC0415
 
     from govbus.schemas.codec import AvroCodec  # noqa: PLC0415
 
     gw, key, dept = setup["gw"], setup["key"], setup["dept"]
+    auth = {"X-API-Key": key}
     wanted = {delivery_id(dept, "health", e) for e in publish(1, setup["uid"] + "avro")}
     events, _ = pull_until(gw, key, wanted)
     event = next(e for e in events if e["id"] in wanted)
-    # Not acked, so a second pass pages through the same deliveries, this time as Avro.
-    as_avro, _ = pull_until(gw, key, wanted, headers={"Accept": "application/avro"})
-    binary = next(e for e in as_avro if e["id"] == event["id"])
+    # CloudEvents dataschema: a URL on this gateway that serves the data's Avro schema.
+    assert event["dataschema"].startswith(f"{gw.url}/v1/schemas/")
+    schema = httpx.get(event["dataschema"], headers=auth).json()
+    codec = AvroCodec()
+    codec.register(schema)
+    # Not acked, so later passes page through the same deliveries. JSON with the Avro bytes:
+    r = httpx.get(f"{gw.url}/v1/events", params={"limit": 500, "data": "avro"}, headers=auth)
+    binary = next(e for e in r.json()["events"] if e["id"] == event["id"])
     assert binary["datacontenttype"] == "application/avro"
     assert "data" not in binary
     raw = base64.b64decode(binary["data_base64"])
     assert raw[:2] == b"\xc3\x01"
-    fingerprint = binary["dataschema"].removeprefix("govbus:schema:")
-    schema = httpx.get(f"{gw.url}/v1/schemas/{fingerprint}", headers={"X-API-Key": key}).json()
-    codec = AvroCodec()
-    codec.register(schema)
     assert codec.decode(raw)[1] == event["data"]
+    # Real Avro: an object container file with one DeliveryPage, in the type asked for.
+    for media_type in AVRO_TYPES:
+        r = httpx.get(
+            f"{gw.url}/v1/events",
+            params={"limit": 500},
+            headers={**auth, "Accept": f"{media_type}, application/json;q=0.5"},
+        )
+        assert r.status_code == 200, r.text
+        assert r.headers["content-type"] == media_type
+        [page] = list(fastavro.reader(io.BytesIO(r.content)))
+        assert page["cursor"]
+        got = next(e for e in page["events"] if e["id"] == event["id"])
+        assert got["dataschema"] == event["dataschema"]
+        assert got["subscription"] == event["govbussubscription"]
+        assert codec.decode(got["data"])[1] == event["data"]
+    for unsupported in ("text/html", "application/xml", "application/json;q=0"):
+        r = httpx.get(f"{gw.url}/v1/events", headers={**auth, "Accept": unsupported})
+        problem(r, 406, "not-acceptable")
+        assert "application/avro" in r.json()["detail"]
     problem(
-        httpx.get(f"{gw.url}/v1/schemas/{'0' * 16}", headers={"X-API-Key": key}),
+        httpx.get(f"{gw.url}/v1/schemas/{'0' * 16}", headers=auth),
         404,
         "no-such-schema",
     )

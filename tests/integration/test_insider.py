@@ -20,14 +20,14 @@ import pytest
 from govbus.adapters.publisher import Publisher
 from govbus.audit_log import read_audit
 from govbus.config import ConnectionSettings, GatewaySettings, KeySettings
-from govbus.demo.parts import CitizenLogin
-from govbus.demo.sample_data import birth, citizen_id, death, household_cancelled
 from govbus.disclosures import DisclosureStore, subject_pseudonyms
 from govbus.gateway.keystore import KeyStore
 from govbus.pseudonym import Pseudonymizer
 from govbus.schemas.audit import AuditRecord
 from govbus.schemas.catalogue import default_catalogue
 from govbus.schemas.identifiers import check_citizen_id
+from govbus_devtools.demo.parts import CitizenLogin
+from govbus_devtools.demo.sample_data import birth, citizen_id, death, household_cancelled
 from tests.integration.helpers import birth_subscription, start_worker, wait_until
 from tests.integration.test_gateway import ISSUER, Gateway, problem, rsa_key, token
 from tests.keys import delivery_id

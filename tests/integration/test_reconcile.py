@@ -15,8 +15,8 @@ from typing import Any
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from govbus.adapters.publisher import Publisher
-from govbus.demo.sample_data import birth
 from govbus.schemas.topics import delivery_topic
+from govbus_devtools.demo.sample_data import birth
 from tests.integration.helpers import BIRTH, birth_subscription, read, start_worker
 from tests.integration.test_ops_commands import govbus
 from tests.keys import delivery_id

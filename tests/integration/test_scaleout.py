@@ -23,11 +23,11 @@ import pytest
 from confluent_kafka.admin import AdminClient
 
 from govbus.audit_log import read_audit
-from govbus.devenv.worker import WorkerProcess
 from govbus.kafka_read import read_to_end
-from govbus.reconcile import DECISIONS
 from govbus.schemas.envelope import header_dict
 from govbus.schemas.topics import delivery_topic
+from govbus.streams.reconcile import DECISIONS
+from govbus_devtools.devenv.worker import WorkerProcess
 from tests.integration.helpers import (
     Load,
     birth_subscription,

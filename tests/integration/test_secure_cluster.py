@@ -14,12 +14,16 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka.admin import AdminClient
+from pydantic import SecretStr
 
-from govbus.config import ConnectionSettings, LocalRuntimeSettings
-from govbus.demo.sample_data import birth
+from govbus.config import ConnectionSettings, GatewaySettings, LocalRuntimeSettings
 from govbus.errors import ServiceUnavailableError
+from govbus.gateway.app import create_app
 from govbus.gateway.kafka_acl import set_password
+from govbus.probes import kafka_ready, readiness
 from govbus.schemas.jsonvalues import to_json
+from govbus_devtools.demo.sample_data import birth
+from tests.asgi import request
 from tests.integration.helpers import birth_subscription, read_all, start_worker, wait_until
 
 BIRTH = "gov.health.birth_registered"
@@ -98,3 +102,36 @@ def test_a_wrong_password_stops_the_worker_from_starting(
         start_worker(
             bootstrap, uid, state_dir, worker_env, tmp_path, [birth_subscription(uid)], env
         )
+
+
+def over_sasl(conn: ConnectionSettings, password: str) -> ConnectionSettings:
+    """The service's settings for the runtime's SASL/SCRAM listener (Redis, PostgreSQL as is)."""
+    return conn.model_copy(
+        update={
+            "kafka_bootstrap": f"127.0.0.1:{LocalRuntimeSettings().kafka_sasl_port}",
+            "kafka_security_protocol": "SASL_PLAINTEXT",
+            "kafka_sasl_mechanism": "SCRAM-SHA-512",
+            "kafka_sasl_username": "admin",
+            "kafka_sasl_password": SecretStr(password),
+        }
+    )
+
+
+def test_readiness_reaches_kafka_with_the_services_own_security(
+    runtime: ConnectionSettings, bootstrap: str
+) -> None:
+    """/readyz and `govbus health ready` probe with the ConnectionSettings the service uses: on a
+    SASL-only listener they answer ready with its credentials, and not ready without them."""
+    secure = over_sasl(
+        runtime, set_password(AdminClient({"bootstrap.servers": bootstrap}), "admin")
+    )
+    assert readiness(secure) == {"kafka": True, "redis": True, "postgres": True}
+    assert not kafka_ready(secure.model_copy(update={"kafka_security_protocol": "PLAINTEXT"}))
+    assert not kafka_ready(over_sasl(runtime, "not-the-password"))
+
+    ready = request(create_app(secure, GatewaySettings()), "GET", "/readyz")
+    assert ready.status_code == 200, ready.text
+    refused = request(create_app(over_sasl(runtime, "wrong"), GatewaySettings()), "GET", "/readyz")
+    assert refused.status_code == 503
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert "kafka" in refused.json()["detail"]

@@ -12,13 +12,13 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
 from govbus.adapters.publisher import Publisher, PublishError
-from govbus.demo.sample_data import birth
-from govbus.devenv.worker import WorkerProcess
 from govbus.kafka_read import read_to_end
+from govbus.masking import mask_citizen_id, mask_name
 from govbus.schemas.envelope import Envelope
 from govbus.schemas.models import BirthRegisteredV1, BirthRegisteredV2
 from govbus.schemas.topics import DLQ, delivery_topic
-from govbus.streams.masking import mask_citizen_id, mask_name
+from govbus_devtools.demo.sample_data import birth
+from govbus_devtools.devenv.worker import WorkerProcess
 from tests.integration.helpers import APPROVAL, read, write_policy
 from tests.keys import delivery_id
 

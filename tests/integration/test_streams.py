@@ -21,11 +21,10 @@ from govbus import policy_store
 from govbus.adapters.publisher import Publisher, PublishError
 from govbus.audit_log import read_audit
 from govbus.config import ConnectionSettings, KeySettings
-from govbus.demo.sample_data import birth
-from govbus.devenv.worker import WorkerProcess
 from govbus.disclosures import DisclosureStore, subject_pseudonyms
 from govbus.dlq import read_dead_letters
 from govbus.kafka_read import read_to_end
+from govbus.masking import mask_citizen_id, mask_mobile, mask_name
 from govbus.policy import Subscription
 from govbus.pseudonym import Pseudonymizer
 from govbus.schemas.audit import verify
@@ -33,7 +32,8 @@ from govbus.schemas.catalogue import default_catalogue
 from govbus.schemas.codec import AvroCodec
 from govbus.schemas.envelope import Envelope
 from govbus.schemas.topics import delivery_topic
-from govbus.streams.masking import mask_citizen_id, mask_mobile, mask_name
+from govbus_devtools.demo.sample_data import birth
+from govbus_devtools.devenv.worker import WorkerProcess
 from tests.corpus import cases
 from tests.integration.helpers import (
     APPROVAL,

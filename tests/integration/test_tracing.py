@@ -31,8 +31,6 @@ from opentelemetry.trace import SpanKind
 from govbus.adapters.publisher import Publisher
 from govbus.audit_log import read_audit
 from govbus.config import ConnectionSettings, KeySettings
-from govbus.demo.sample_data import birth
-from govbus.devenv.process import free_port
 from govbus.kafka_admin import ensure_topics
 from govbus.policy import parse_policy
 from govbus.pseudonym import Pseudonymizer
@@ -46,6 +44,8 @@ from govbus.streams.messages import InMessage
 from govbus.streams.pipeline import Pipeline
 from govbus.streams.sink import TransactionalSink
 from govbus.streams.validate import Validator
+from govbus_devtools.demo.sample_data import birth
+from govbus_devtools.devenv.process import free_port
 from tests.integration.helpers import birth_subscription, read, start_worker
 from tests.keys import delivery_id
 
