@@ -38,8 +38,10 @@ XDIST_PORT_STRIDE = 200
 
 
 def runtime_env(base: dict[str, str], xdist_worker: str | None) -> dict[str, str]:
-    """The session runtime's settings for this process (gw<N> is xdist's N-th process)."""
-    if not xdist_worker:
+    """The session runtime's settings for this process (gw<N> is xdist's N-th process). The
+    first process uses the plain settings, so it finds a runtime that a run without xdist
+    left behind as its own instead of tripping over its ports."""
+    if not xdist_worker or xdist_worker == "gw0":
         return dict(base)
     shift = XDIST_PORT_STRIDE * int(xdist_worker.removeprefix("gw"))
     return {

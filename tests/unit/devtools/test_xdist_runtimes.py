@@ -19,6 +19,10 @@ def test_without_xdist_the_settings_are_unchanged() -> None:
     assert runtime_env(TEST_RUNTIME_ENV, None) == TEST_RUNTIME_ENV
 
 
+def test_the_first_process_uses_the_plain_runtime() -> None:
+    assert runtime_env(TEST_RUNTIME_ENV, "gw0") == TEST_RUNTIME_ENV
+
+
 def test_each_process_has_state_directories_of_its_own() -> None:
     env = runtime_env(TEST_RUNTIME_ENV, "gw1")
     assert env["GOVBUS_STATE_DIR"] == TEST_RUNTIME_ENV["GOVBUS_STATE_DIR"] + "-gw1"
