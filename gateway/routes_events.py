@@ -54,6 +54,19 @@ def schema_url(dataschema: str, base: str) -> str:
     return dataschema
 
 
+def _attributes(item: Received, base: str) -> dict[str, Any]:
+    """The CloudEvents attributes every rendering of a delivery carries."""
+    env = item.envelope
+    return {
+        "id": env.id,
+        "source": env.source,
+        "type": env.ce_type,
+        "subject": env.subject,
+        "time": env.time.isoformat(),
+        "dataschema": schema_url(env.dataschema, base),
+    }
+
+
 def cloudevent_body(item: Received, *, avro: bool = False, base: str = "") -> dict[str, Any]:
     """CloudEvents JSON format, without the reader's cursor. With ``avro`` the data is the
     delivered Avro single-object bytes in ``data_base64``. ``dataschema`` is the URL of the
@@ -61,12 +74,7 @@ def cloudevent_body(item: Received, *, avro: bool = False, base: str = "") -> di
     env = item.envelope
     event: dict[str, Any] = {
         "specversion": "1.0",
-        "id": env.id,
-        "source": env.source,
-        "type": env.ce_type,
-        "subject": env.subject,
-        "time": env.time.isoformat(),
-        "dataschema": schema_url(env.dataschema, base),
+        **_attributes(item, base),
         "govbussubscription": item.subscription,
     }
     if item.traceparent:  # CloudEvents distributed-tracing extension
@@ -163,12 +171,7 @@ def avro_record(item: Received, cursor: str, base: str) -> dict[str, Any]:
     """One event of an Avro ``DeliveryPage`` (gateway/media.py)."""
     env = item.envelope
     return {
-        "id": env.id,
-        "source": env.source,
-        "type": env.ce_type,
-        "subject": env.subject,
-        "time": env.time.isoformat(),
-        "dataschema": schema_url(env.dataschema, base),
+        **_attributes(item, base),
         "subscription": item.subscription,
         "traceparent": item.traceparent or None,
         "corrects": env.corrects,
