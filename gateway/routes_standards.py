@@ -41,13 +41,17 @@ async def asyncapi_json(request: Request, svc: ServicesDep) -> Response:
     return Response(text, media_type="application/json")
 
 
-@router.get("/v1/asyncapi.yaml")
+class YAMLResponse(Response):
+    """Declares application/yaml in the OpenAPI document (clients and fuzzers check it)."""
+
+    media_type = "application/yaml"
+
+
+@router.get("/v1/asyncapi.yaml", response_class=YAMLResponse)
 async def asyncapi_yaml(request: Request, svc: ServicesDep) -> Response:
     """The same AsyncAPI document as YAML."""
     doc = _document(request, svc.bootstrap)
-    return Response(
-        yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), media_type="application/yaml"
-    )
+    return YAMLResponse(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False))
 
 
 def assets_dir() -> Path:

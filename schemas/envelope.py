@@ -32,6 +32,12 @@ def schema_ref(fingerprint: bytes) -> str:
     return SCHEMA_REF_PREFIX + fingerprint.hex()
 
 
+def schema_fingerprint(dataschema: str) -> str:
+    """The hex fingerprint a ``dataschema`` names: ``govbus:schema:<fp>`` as on the delivery
+    topic, or ``<gateway>/v1/schemas/<fp>`` as the gateway renders it."""
+    return re.split(r"[:/]", dataschema)[-1]
+
+
 _TYPE_VERSION_RE = re.compile(
     r"(gov\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*)\.v([1-9][0-9]{0,3})", re.ASCII
 )

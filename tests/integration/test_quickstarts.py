@@ -33,7 +33,7 @@ def run_quickstart(name: str, env: dict[str, str], workdir: Path) -> str:
     process the script leaves behind (a failed step before its ``kill``) is ended."""
     blocks = shell_blocks((ROOT / "docs" / name).read_text(encoding="utf-8"))
     assert blocks, name
-    for entry in (".venv", "govbus"):
+    for entry in (".venv", "govbus", "devtools"):
         link = workdir / entry
         if not link.exists():
             link.symlink_to(ROOT / entry)

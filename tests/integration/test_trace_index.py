@@ -12,10 +12,9 @@ from typing import Any
 
 import httpx
 
-from govbus.audit_log import read_audit
-from govbus.cli.audit import scan_for
+from govbus.audit_log import event_records
 from govbus.config import ConnectionSettings
-from govbus.trace_index import EventTrace, TraceIndexer, TraceIndexStore, TraceLookup
+from govbus.trace_index import EventTrace, TraceIndexer, TraceIndexStore, TraceLookup, assemble
 from tests.integration.helpers import wait_until
 from tests.integration.test_gateway import (  # noqa: F401 - fixtures used by name
     publish,
@@ -74,7 +73,7 @@ def test_what_happened_to_an_event_answers_from_the_index_in_well_under_a_second
     assert [r.subscriber for r in found.records if r.kind == "read"] == [dept]
     assert found.traces[delivered.trace_id] == f"delivery to {dept}"
     # The same records as a scan of the whole audit topic finds, in the same order.
-    scanned = scan_for(event_id, read_audit(bootstrap))
+    scanned = assemble(event_id, event_records(bootstrap, event_id))
     assert scanned is not None
     assert [(r.chain, r.seq) for r in scanned.records] == [(r.chain, r.seq) for r in found.records]
 

@@ -32,6 +32,7 @@ from govbus.kafka_admin import ensure_bus_topics
 from govbus.policy import InboundAgreement, PolicyDocument, load_policy_file, subscribers
 from govbus.schemas.audit import AuditRecord
 from govbus.schemas.catalogue import Catalogue
+from govbus.schemas.envelope import schema_fingerprint
 from govbus_devtools.demo.parts import DepartmentReader, Keys, delivery_id, running_gateway
 from govbus_devtools.demo.report import DeliverySeen, FieldSeen, ms_since
 from govbus_devtools.devenv.peer import PeerRuntime
@@ -241,7 +242,7 @@ class ProvinceB:
         """One B department's delivery of a relayed event (``relayed``: source, event id)."""
         wanted = delivery_id(reader.department, *relayed)
         event, read_at = reader.received[wanted]
-        fingerprint = str(event["dataschema"]).rsplit(":", 1)[-1]
+        fingerprint = schema_fingerprint(str(event["dataschema"]))
         schema = http.get(f"/v1/schemas/{fingerprint}", headers={"X-API-Key": reader.key})
         schema.raise_for_status()
         rules = {f["name"]: f.get("govbus.mask", "") for f in schema.json()["fields"]}

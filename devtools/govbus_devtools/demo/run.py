@@ -41,7 +41,7 @@ from govbus.policy import PolicyDocument, load_policy_file
 from govbus.schemas.audit import AuditRecord
 from govbus.schemas.catalogue import default_catalogue
 from govbus.schemas.codec import AvroCodec
-from govbus.schemas.envelope import Envelope, schema_ref
+from govbus.schemas.envelope import Envelope, schema_fingerprint, schema_ref
 from govbus.schemas.jsonvalues import to_json
 from govbus.schemas.topics import delivery_topic
 from govbus_devtools.demo.civil_registry import DEATH, CivilRegistry
@@ -338,7 +338,7 @@ class DemoRun:
             for event_id, (event, read_at) in reader.received.items():
                 if event_id not in ours:
                     continue
-                schema_fp = str(event["dataschema"]).rsplit(":", 1)[-1]
+                schema_fp = schema_fingerprint(str(event["dataschema"]))
                 if schema_fp not in rules:
                     rules[schema_fp] = self._rules(http, reader.key, schema_fp)
                 seen[event_id] = (event, read_at, rules[schema_fp])
