@@ -47,7 +47,9 @@ class YAMLResponse(Response):
     media_type = "application/yaml"
 
 
-@router.get("/v1/asyncapi.yaml", response_class=YAMLResponse)
+# Not in the OpenAPI document: the same document as /v1/asyncapi.json, and OpenAPI cannot
+# describe a YAML body's shape.
+@router.get("/v1/asyncapi.yaml", response_class=YAMLResponse, include_in_schema=False)
 async def asyncapi_yaml(request: Request, svc: ServicesDep) -> Response:
     """The same AsyncAPI document as YAML."""
     doc = _document(request, svc.bootstrap)

@@ -37,7 +37,6 @@ UNGUARDED = {
     ("GET", "/healthz"),
     ("GET", "/readyz"),
     ("GET", "/v1/asyncapi.json"),
-    ("GET", "/v1/asyncapi.yaml"),
 }
 CONSOLE = "/console/"
 ROUTERS = (
