@@ -16,6 +16,9 @@ from govbus.gateway.authority import Principal
 from govbus.gateway.consume import Consumption, Page
 from govbus.gateway.recheck import Rechecks
 
+# A read this soon after the request's own credential check counts as made at that check.
+IMMEDIATE_S = 0.05
+
 
 class HeldRead:
     """One request's reads of its caller's deliveries (one pull, or one stream's pages).
@@ -50,7 +53,8 @@ class HeldRead:
     ) -> Page:
         """The next page after ``cursor`` (empty once ``wait_s`` passed with nothing new).
         Raises the credential's Problem once it is revoked or expired."""
-        deadline = time.monotonic() + wait_s
+        started = time.monotonic()
+        deadline = started + wait_s
         first = True
         while True:
             slice_s = max(0.0, min(deadline - time.monotonic(), self.every_s))
@@ -62,7 +66,11 @@ class HeldRead:
                 from_time=from_time,
             )
             read_at = time.monotonic()
-            unchecked = bool(page.events) and (self.strict or not first)
+            # The credential was checked as the request came in: a first page read at once
+            # needs no second check, but one that arrived while the pull waited might have
+            # been made after a revocation.
+            waited = read_at - started > IMMEDIATE_S
+            unchecked = bool(page.events) and (self.strict or not first or waited)
             if unchecked or read_at - self.checked >= self.every_s:
                 ended = await self.rechecks.ended(self.who, read_at)
                 self.checked = read_at

@@ -580,7 +580,9 @@ def test_cheap_abuse_is_cheap_to_refuse(
     conn: ConnectionSettings, keys: KeyStore, login: CitizenLogin, uid: str
 ) -> None:
     publisher = keys.issue("health", ["publisher"])
-    settings = settings_for(login, client_rate_per_second=20, client_burst=40)
+    # A slow refill: on a loaded machine 60 requests may take seconds, and a fast one would
+    # refill the bucket as quickly as they come.
+    settings = settings_for(login, client_rate_per_second=2, client_burst=40)
     huge = "r" * 15_000
     with Gateway(conn, settings) as gw, httpx.Client(base_url=gw.url, timeout=30) as http:
         r = http.post(
