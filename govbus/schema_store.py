@@ -16,7 +16,13 @@ def schema_record(fp: bytes, schema: Schema) -> tuple[bytes, bytes]:
 
 def read_all_schemas(bootstrap: str, extra: dict[str, str] | None = None) -> dict[bytes, Schema]:
     out: dict[bytes, Schema] = {}
-    for msg in read_to_end(bootstrap, SCHEMAS, extra):
+    # Uncommitted too: a schema is named by its own fingerprint, so one from an aborted
+    # transaction is still that schema. Read committed, one open transaction (a worker killed
+    # mid-commit) hides every schema written after it until it times out, and deliveries
+    # already visible on their own topics could not be decoded meanwhile.
+    for msg in read_to_end(
+        bootstrap, SCHEMAS, {"isolation.level": "read_uncommitted", **(extra or {})}
+    ):
         if msg.key() and msg.value():
             out[bytes.fromhex(msg.key().decode())] = json.loads(msg.value())
     return out
