@@ -3,15 +3,47 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import time
 import uuid
-from collections.abc import Collection, Iterator
-from typing import Any
+from collections.abc import Callable, Collection, Iterator
+from typing import Any, TypeVar
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from govbus.kafka_config import client_config
 
 _IDLE_POLLS_AT_END = 3
+_RETRY_FOR_S = 60.0
+
+_MOVING_LEADER = frozenset(
+    {
+        KafkaError.NOT_LEADER_FOR_PARTITION,
+        KafkaError.LEADER_NOT_AVAILABLE,
+        KafkaError.UNKNOWN_TOPIC_OR_PART,
+        KafkaError._TRANSPORT,
+        KafkaError._TIMED_OUT,
+        KafkaError._ALL_BROKERS_DOWN,
+    }
+)
+
+T = TypeVar("T")
+
+
+def retrying(call: Callable[[], T], *, for_s: float = _RETRY_FOR_S) -> T:
+    """``call()``, again while Kafka answers a retriable error (a leader moving after a
+    broker restart answers NOT_LEADER_FOR_PARTITION for a few seconds) and time is left."""
+    deadline = time.monotonic() + for_s
+    while True:
+        try:
+            return call()
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args else None
+            if not isinstance(error, KafkaError) or time.monotonic() > deadline:
+                raise
+            if not (error.retriable() or error.code() in _MOVING_LEADER):
+                raise
+            time.sleep(0.5)
 
 
 def read_to_end(
@@ -44,8 +76,12 @@ def read_to_end(
         meta = consumer.list_topics(topic, timeout=10).topics.get(topic)
         if meta is None or meta.error is not None:
             return
+
+        def high(p: int) -> int:
+            return int(consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1])
+
         ends = {
-            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            p: retrying(functools.partial(high, p))
             for p in meta.partitions
             if partitions is None or p in partitions
         }
@@ -54,8 +90,10 @@ def read_to_end(
         starts = dict.fromkeys(ends, 0)
         if since is not None:  # the first offset at or after that time; none: nothing to read
             stamp = int(since.timestamp() * 1000)
-            found = consumer.offsets_for_times(
-                [TopicPartition(topic, p, stamp) for p in ends], timeout=10
+            found = retrying(
+                lambda: consumer.offsets_for_times(
+                    [TopicPartition(topic, p, stamp) for p in ends], timeout=10
+                )
             )
             starts = {
                 tp.partition: ends[tp.partition] if tp.offset < 0 else tp.offset for tp in found

@@ -54,8 +54,6 @@ def reader(
 
 
 class Until(threading.Event):
-    """Set once ``want`` deliveries were handled."""
-
     """Set once every wanted delivery id was handled. Others are ignored: the department's
     new worker may still be delivering births that earlier tests published."""
 

@@ -124,7 +124,8 @@ def test_a_new_department_publishes_and_subscribes_from_the_docs(
         correction = again.json()["id"]
 
     # The new department's subscriber, with the SDK.
-    done = Until(3)
+    mine = {i: delivery_id(dept, "tax", i) for i in (by_kafka, by_http, correction)}
+    done = Until(set(mine.values()))
     with Subscriber(joined["gateway"], joined["dept_key"], wait_s=2) as sub:
         stats = sub.run(
             Handlers(
@@ -134,7 +135,6 @@ def test_a_new_department_publishes_and_subscribes_from_the_docs(
             stop=done,
         )
     assert done.is_set(), stats
-    mine = {i: delivery_id(dept, "tax", i) for i in (by_kafka, by_http, correction)}
     kinds = {d.id: (kind, d) for kind, d in done.seen}
     assert {kinds[mine[by_kafka]][0], kinds[mine[by_http]][0]} == {"event"}
     kind, amended = kinds[mine[correction]]
