@@ -12,13 +12,15 @@ meets the revoked subscription (409). A client that wants optimistic concurrency
 gateway or from ``govbus policy apply``, changes it): a stale one gets 412. A writer that
 cannot get its turn within ``wait_s`` gets 409 ``write-conflict`` and retries.
 
-``govbus policy apply`` (the operator's direct Kafka write) takes no turn: it is the
-operator's override, outside the gateway (docs/security.md)."""
+The operator's ``govbus policy apply`` and ``govbus policy revoke`` take the same turns
+(``overwrite`` holds the lock of every entry it writes), so a file applied while a
+provider approves cannot overwrite the approval half-way, nor an approval the revoke."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TypeVar
 
 import psycopg
@@ -74,25 +76,40 @@ class PolicyWriter:
         """Write ``change(current)`` for entry ``key`` unless another write came between
         (blocking: run it in a worker thread). ``change`` sees the entry as stored now, or
         None, and raises a Problem to refuse."""
+        with self._turn([key]):
+            current = self._current(key, kind)
+            if not matches(if_match, current):
+                raise Problem(
+                    412,
+                    "precondition-failed",
+                    f"{key} changed since you read it (If-Match {if_match}); "
+                    "read it again and retry",
+                )
+            changed = change(current)
+            policy_store.write(self.bootstrap, self.policy_topic, [changed])
+            return changed
+
+    def overwrite(self, entries: Sequence[policy_store.Entry], deletions: Sequence[str]) -> int:
+        """Write whole entries (and tombstones) as given, each in its turn: the operator's
+        file wins, but never lands inside another writer's read-change-write."""
+        keys = [policy_store.entry_key(e) for e in entries] + list(deletions)
+        with self._turn(keys):
+            return policy_store.write(self.bootstrap, self.policy_topic, entries, deletions)
+
+    @contextmanager
+    def _turn(self, keys: Sequence[str]) -> Iterator[None]:
+        """Hold the locks of ``keys`` for the block (one transaction). Taken in one global
+        order, so two writers of several entries cannot deadlock."""
         try:
             with self._pool.connection(timeout=self.wait_s) as conn, conn.transaction():
                 conn.execute(
                     "SELECT set_config('lock_timeout', %s, true)", (f"{int(self.wait_s * 1000)}ms",)
                 )
-                conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_CLASS, lock_id(key)))
-                current = self._current(key, kind)
-                if not matches(if_match, current):
-                    raise Problem(
-                        412,
-                        "precondition-failed",
-                        f"{key} changed since you read it (If-Match {if_match}); "
-                        "read it again and retry",
-                    )
-                changed = change(current)
-                policy_store.write(self.bootstrap, self.policy_topic, [changed])
-                return changed
+                for lock in sorted({lock_id(k) for k in keys}):
+                    conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_CLASS, lock))
+                yield
         except (psycopg.errors.LockNotAvailable, PoolTimeout):
-            raise self._contended(key) from None
+            raise self._contended(", ".join(keys[:3]) + (" ..." if len(keys) > 3 else "")) from None
 
     def _current(self, key: str, kind: type[E]) -> E | None:
         doc = policy_store.read(self.bootstrap, self.policy_topic)
