@@ -1,6 +1,6 @@
 """What the console's grants and ops pages show, read from Kafka: delivery lag per
 department, recent deliveries and throughput from the audit topic (a recent window only),
-dead letters, and one event's trace. IO lives here; the summaries are pure functions."""
+dead letters. IO lives here; the summaries are pure functions."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from confluent_kafka import Consumer, TopicPartition
 
-from govbus.audit_log import event_records, event_traces, read_audit
+from govbus.audit_log import read_audit
 from govbus.dlq import DeadLetter, read_dead_letters
 from govbus.gateway.consume import GROUP
 from govbus.kafka_config import client_config
@@ -104,17 +104,3 @@ class Throughput:
 
 def throughput(records: Iterable[AuditRecord], minutes: int) -> Throughput:
     return Throughput(minutes, dict(Counter(r.kind for r in records)))
-
-
-@dataclass(frozen=True)
-class EventTrace:
-    event_id: str
-    records: list[AuditRecord]
-    traces: dict[str, str]  # trace id -> what it covers
-
-
-def event_trace(bootstrap: str, event_id: str) -> EventTrace:
-    """One event's trace, as `govbus trace` finds it (govbus.audit_log.event_records): the
-    one function to swap for an index."""
-    records = event_records(bootstrap, event_id)
-    return EventTrace(event_id, records, event_traces(records))

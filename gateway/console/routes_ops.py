@@ -16,6 +16,7 @@ from govbus.gateway.authority import Action
 from govbus.gateway.console import observe
 from govbus.gateway.console.web import PREFIX, may, may_post, render
 from govbus.gateway.deps import Grant, ServicesDep
+from govbus.trace_index import EventTrace
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 ViewOps = Annotated[Grant, Depends(may(Action.VIEW_OPS))]
@@ -71,10 +72,13 @@ async def trace(
     grant: ViewOps,
     event_id: Annotated[str, Query(pattern=EVENT_ID)],
 ) -> HTMLResponse:
-    found = await run_in_threadpool(observe.event_trace, svc.bootstrap, event_id)
+    found = await run_in_threadpool(svc.traces, event_id)  # the index, as GET /v1/ops/trace
     return render(
         request,
         "trace.html",
-        {"trace": found, "trace_ui": svc.settings.jaeger_url.rstrip("/")},
-        200 if found.records else 404,
+        {
+            "trace": found or EventTrace(event_id, [], {}),
+            "trace_ui": svc.settings.jaeger_url.rstrip("/"),
+        },
+        200 if found else 404,
     )
