@@ -17,7 +17,7 @@ import yaml
 from opentelemetry.sdk.metrics import Counter, MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-from govbus.telemetry import BusMetrics
+from govbus.telemetry import ApprovalMetrics, AuditMetrics, BusMetrics
 from tests.deploy.conftest import ROOT
 
 FILES = ROOT / "helm" / "govbus" / "files"
@@ -57,9 +57,14 @@ def rule_exprs() -> list[str]:
 def exported() -> set[str]:
     """The Prometheus names of the bus's instruments (as the collector's exporter names
     them: dots to underscores, unit suffix, _total for counters)."""
-    bus = BusMetrics(MeterProvider(metric_readers=[InMemoryMetricReader()]).get_meter("govbus"))
+    meter = MeterProvider(metric_readers=[InMemoryMetricReader()]).get_meter("govbus")
+    instruments = [
+        instrument
+        for holder in (BusMetrics(meter), AuditMetrics(meter), ApprovalMetrics(list, meter))
+        for instrument in vars(holder).values()
+    ]
     names = set()
-    for instrument in vars(bus).values():
+    for instrument in instruments:
         base = instrument.name.replace(".", "_") + ("_seconds" if instrument.unit == "s" else "")
         names.add(base + ("_total" if isinstance(instrument, Counter) else ""))
     return names | HTTP_METRICS
@@ -101,8 +106,14 @@ def test_rules_and_dashboard_name_only_metrics_the_bus_exports() -> None:
     assert names - known == set(), (
         f"not exported: {sorted(names - known)}; exported: {sorted(known)}"
     )
-    # Lag and dead letters, at least, are alerted on.
-    assert {"govbus_consumer_lag", "govbus_events_dead_letters_total"} <= names
+    # Lag, dead letters, approval deadlines and audit-chain breaks, at least, are alerted on.
+    alerted = {m for expr in rule_exprs() for m in METRIC.findall(LABELS.sub("", expr))}
+    assert {
+        "govbus_consumer_lag",
+        "govbus_events_dead_letters_total",
+        "govbus_approvals_awaiting",
+        "govbus_audit_chain_breaks_total",
+    } <= alerted
 
 
 def test_the_dashboard_loads_as_grafana_provisions_it() -> None:
