@@ -21,6 +21,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from govbus import policy_store, telemetry
 from govbus.audit_watch import ChainMonitor
 from govbus.config import ConnectionSettings, GatewaySettings
+from govbus.gateway import approval_metrics
 from govbus.gateway.approval_metrics import ApprovalDeadlines, policy_reader
 from govbus.kafka_config import client_config
 from govbus.policy import Subscription
@@ -28,6 +29,7 @@ from govbus.schemas.audit import AuditRecord, ChainState, append
 from govbus.schemas.topics import AUDIT
 from govbus.trace_index import TraceIndexer, TraceIndexStore
 from tests.integration.helpers import wait_until
+from tests.integration.test_gateway import Gateway
 
 
 def meter(reader: InMemoryMetricReader) -> Meter:
@@ -61,7 +63,9 @@ def pending(sub_id: str, subscriber: str, requested_at: dt.datetime) -> Subscrip
     )
 
 
-def test_an_unanswered_request_past_its_deadline_shows_as_overdue(bootstrap: str, uid: str) -> None:
+def test_an_unanswered_request_past_its_deadline_shows_as_overdue(
+    runtime: ConnectionSettings, bootstrap: str, uid: str
+) -> None:
     topic = f"govbus.policy.alerts-{uid}"
     now = dt.datetime.now(dt.UTC)
     policy_store.write(
@@ -84,6 +88,14 @@ def test_an_unanswered_request_past_its_deadline_shows_as_overdue(bootstrap: str
     ]
     deadlines.watch(None)
     assert points(reader, "govbus.approvals.awaiting") == []
+
+    # A gateway watches its own policy topic while it runs (the process's one gauge).
+    conn = runtime.model_copy(update={"policy_topic": topic})
+    with Gateway(conn, GatewaySettings(approval_working_days=10)):
+        assert ({"provider": "health", "state": "overdue"}) in [
+            attributes for n, attributes in approval_metrics.deadlines().observe() if n == 1
+        ]
+    assert approval_metrics.deadlines().observe() == []
 
 
 def audit_chain(name: str, n: int) -> list[AuditRecord]:
