@@ -16,7 +16,13 @@ COMPOSE_SCHEMA := $(TOOLS)/compose-spec-$(COMPOSE_GO_VERSION).json
 # promtool (checks the alert rules and the dashboards' queries) from Debian's prometheus
 # package: building it from the Go module proxy takes over an hour on this kind of machine.
 PROMTOOL := /usr/bin/promtool
-DEPLOY_ENV := GOVBUS_HELM=$(HELM) GOVBUS_COMPOSE_SCHEMA=$(COMPOSE_SCHEMA) GOVBUS_PROMTOOL=$(PROMTOOL)
+# Grafana's dashboard schema as TypeScript types generated from its CUE kinds (@grafana/schema,
+# the Prometheus query from @grafana/prometheus, the version compose runs), checked with tsc.
+GRAFANA_VERSION := 11.3.0
+TYPESCRIPT_VERSION := 5.9.3
+GRAFANA_SCHEMA := $(TOOLS)/grafana-schema-$(GRAFANA_VERSION)
+DEPLOY_ENV := GOVBUS_HELM=$(HELM) GOVBUS_COMPOSE_SCHEMA=$(COMPOSE_SCHEMA) GOVBUS_PROMTOOL=$(PROMTOOL) \
+  GOVBUS_GRAFANA_SCHEMA=$(GRAFANA_SCHEMA)
 # `make test` spreads the test files over TEST_PROCS processes (pytest-xdist, a file stays in one
 # process); each starts a runtime of its own once (tests/conftest.py shifts its ports).
 TEST_PROCS ?= 2
@@ -60,7 +66,7 @@ check: lint unit  ## the fast inner loop: lint, types, import contract, unit tes
 unit: setup  ## only the unit tests (no services)
 	$(BIN)/pytest -n $(TEST_PROCS) tests/unit
 
-tools: $(HELM) $(COMPOSE_SCHEMA) $(PROMTOOL)  ## pinned helm (built from the Go module proxy), the compose-spec schema, promtool (apt)
+tools: $(HELM) $(COMPOSE_SCHEMA) $(PROMTOOL) $(GRAFANA_SCHEMA)/.installed  ## pinned helm (built from the Go module proxy), the compose-spec schema, promtool (apt), Grafana's dashboard schema (npm)
 
 $(HELM):
 	@command -v go >/dev/null || { echo "Go is needed to build helm from the Go module proxy"; exit 1; }
@@ -73,6 +79,18 @@ $(HELM):
 $(PROMTOOL):
 	command -v apt-get >/dev/null || { echo "promtool: install Debian's prometheus package (or set PROMTOOL)"; exit 1; }
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus
+
+# @grafana/prometheus is unpacked alone (npm pack): only its generated query type is used, not
+# the React plugin that its dependencies make up.
+$(GRAFANA_SCHEMA)/.installed:
+	@command -v npm >/dev/null || { echo "npm is needed to fetch Grafana's dashboard schema"; exit 1; }
+	rm -rf $(GRAFANA_SCHEMA) && mkdir -p $(GRAFANA_SCHEMA)
+	cd $(GRAFANA_SCHEMA) && npm install -q --no-audit --no-fund --ignore-scripts \
+	  @grafana/schema@$(GRAFANA_VERSION) typescript@$(TYPESCRIPT_VERSION)
+	cd $(GRAFANA_SCHEMA) && npm pack -q @grafana/prometheus@$(GRAFANA_VERSION) \
+	  && mkdir -p node_modules/@grafana/prometheus && tar xzf grafana-prometheus-$(GRAFANA_VERSION).tgz -C node_modules/@grafana/prometheus \
+	    --strip-components=1 && rm grafana-prometheus-$(GRAFANA_VERSION).tgz
+	touch $@
 
 $(COMPOSE_SCHEMA):
 	@command -v go >/dev/null || { echo "Go is needed to fetch the compose-spec schema"; exit 1; }

@@ -17,6 +17,7 @@ from govbus.delivery_reader import DeliveryDecoder
 from govbus.disclosures import DisclosureStore
 from govbus.gateway import (
     access_log,
+    approval_metrics,
     console,
     http_telemetry,
     routes_admin,
@@ -122,7 +123,8 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.services = build_services(conn, settings)
         keys = app.state.services.keys
-        yield
+        with approval_metrics.watching(conn.bootstrap, conn.policy_topic, settings):
+            yield
         app.state.services.publishers.close()
         app.state.services.consumption.close()
         app.state.services.audit.flush()

@@ -166,3 +166,15 @@ def awaiting(
             )
             out.append(Awaiting(sub, provider, deadline, now >= deadline))
     return sorted(out, key=lambda a: (a.due, a.subscription.id, a.provider))
+
+
+def by_state(
+    waiting: Iterable[Awaiting], now: dt.datetime, soon: dt.timedelta
+) -> dict[tuple[str, str], int]:
+    """How many unanswered parts each provider has per state: ``overdue`` (past the
+    deadline), ``due_soon`` (due within ``soon``), else ``waiting``; for the metrics."""
+    counts: dict[tuple[str, str], int] = {}
+    for a in waiting:
+        state = "overdue" if a.overdue else "due_soon" if a.due - now <= soon else "waiting"
+        counts[a.provider, state] = counts.get((a.provider, state), 0) + 1
+    return counts

@@ -66,7 +66,10 @@ class AuditFollower:
                 },
             )
         )
-        self._consumer.subscribe([AUDIT])
+        self._consumer.subscribe([AUDIT], on_assign=lambda _c, _p: self.assigned())
+
+    def assigned(self) -> None:
+        """Called when partitions are (re)assigned, before records of them are read."""
 
     def apply(self, batch: Sequence[Positioned]) -> None:
         raise NotImplementedError

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from govbus.audit_watch import ChainMonitor
 from govbus.disclosures import DisclosureIndexer, DisclosureStore
 from govbus.heartbeat import beat
 from govbus.licences import LicenceIndexer, LicenceStore
@@ -25,7 +26,7 @@ class Indexes:
         self.traces.init()
         self.disclosure_indexer = DisclosureIndexer(bootstrap, self.disclosures)
         self.licence_indexer = LicenceIndexer(bootstrap, self.licences)
-        self.trace_indexer = TraceIndexer(bootstrap, self.traces)
+        self.trace_indexer = TraceIndexer(bootstrap, self.traces, monitor=ChainMonitor())
         self._indexers = (self.disclosure_indexer, self.licence_indexer, self.trace_indexer)
 
     def catch_up(

@@ -36,6 +36,9 @@ OTHER = {
     "GOVBUS_CONSOLE_SCREENSHOTS": "The console's browser tests save screenshots here.",
     "GOVBUS_HELM": "The helm binary the deployment tests use (`make tools` builds a pinned one).",
     "GOVBUS_COMPOSE_SCHEMA": "The compose-spec JSON schema the deployment tests use.",
+    "GOVBUS_PROMTOOL": "The promtool the deployment tests check the alert rules with.",
+    "GOVBUS_GRAFANA_SCHEMA": "Grafana's dashboard schema (npm, `make tools`) the deployment "
+    "tests check the dashboard against with tsc.",
 }
 _NAME = re.compile(r"\bGOVBUS_[A-Z0-9_]+\b")
 

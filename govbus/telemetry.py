@@ -18,7 +18,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -448,4 +448,40 @@ class BusMetrics:
         )
         self.lag = meter.create_gauge(
             "govbus.consumer.lag", description="Input messages not yet processed, per partition"
+        )
+
+
+class AuditMetrics:
+    """The audit trail's health, from whatever follows the audit topic (the indexer)."""
+
+    def __init__(self, meter: metrics.Meter | None = None) -> None:
+        meter = meter or metrics.get_meter(TRACER)
+        self.chain_breaks = meter.create_counter(
+            "govbus.audit.chain_breaks",
+            description="Audit records that do not link to their chain (gap, reordering, "
+            "broken link) or whose hash does not match their content",
+        )
+        # Present at 0 from the start: an alert on its increase sees the first break.
+        self.chain_breaks.add(0)
+
+
+class ApprovalMetrics:
+    """Unanswered parts of conditional requests, by provider and state (overdue, due_soon,
+    waiting), observed when metrics are collected: ``observe`` yields (count, attributes)."""
+
+    def __init__(
+        self,
+        observe: Callable[[], Iterable[tuple[int, dict[str, str]]]],
+        meter: metrics.Meter | None = None,
+    ) -> None:
+        meter = meter or metrics.get_meter(TRACER)
+
+        def callback(_options: metrics.CallbackOptions) -> Iterable[metrics.Observation]:
+            return [metrics.Observation(n, attributes) for n, attributes in observe()]
+
+        self.awaiting = meter.create_observable_gauge(
+            "govbus.approvals.awaiting",
+            callbacks=[callback],
+            description="Parts of conditional requests awaiting a provider's answer, by "
+            "provider and state: overdue (past the working-day deadline), due_soon, waiting",
         )

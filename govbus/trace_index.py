@@ -26,6 +26,7 @@ from confluent_kafka import Consumer, KafkaError, TopicPartition
 from psycopg_pool import ConnectionPool
 
 from govbus.audit_log import AuditFollower, Positioned, event_traces
+from govbus.audit_watch import ChainMonitor
 from govbus.kafka_config import client_config
 from govbus.schemas.audit import AuditRecord
 from govbus.schemas.topics import AUDIT
@@ -126,15 +127,27 @@ class TraceIndexStore:
 
 class TraceIndexer(AuditFollower):
     """Follows the audit topic into the trace index (own consumer group: a deployment that
-    adds it indexes the whole retained history)."""
+    adds it indexes the whole retained history). With a ``monitor``, every record read is
+    also checked against its chain (govbus.audit_watch): the indexer reads them all anyway."""
 
     def __init__(
-        self, bootstrap: str, store: TraceIndexStore, group: str = "govbus-trace-index"
+        self,
+        bootstrap: str,
+        store: TraceIndexStore,
+        group: str = "govbus-trace-index",
+        monitor: ChainMonitor | None = None,
     ) -> None:
         super().__init__(bootstrap, group)
         self.store = store
+        self.monitor = monitor
+
+    def assigned(self) -> None:
+        if self.monitor is not None:
+            self.monitor.forget()
 
     def apply(self, batch: Sequence[Positioned]) -> None:
+        if self.monitor is not None:
+            self.monitor(batch)
         self.store.apply(batch)
 
 

@@ -137,21 +137,37 @@ def append_json(state: ChainState, record: AuditRecord) -> bytes:
     return canonical[:-1] + b',"hash":"' + digest.encode() + b'"}'
 
 
-def verify(records: Iterable[AuditRecord]) -> list[str]:
-    """Problems found, per chain: gaps, reordering, broken links, altered records."""
-    problems: list[str] = []
-    last: dict[str, AuditRecord] = {}
-    for rec in records:
-        prev = last.get(rec.chain)
-        expected_seq = prev.seq + 1 if prev else rec.seq
-        if prev is not None and rec.seq != expected_seq:
-            problems.append(f"{rec.chain}: seq {rec.seq} follows {prev.seq}")
-        if prev is not None and rec.prev_hash != prev.hash:
-            problems.append(f"{rec.chain}#{rec.seq}: prev_hash does not match record {prev.seq}")
+class ChainWatch:
+    """Checks records as they come, chain by chain: the link to the previous record seen of
+    the same chain (seq, prev_hash) and each record's own hash. :func:`verify` over a whole
+    topic; a follower of the audit topic record by record (the indexer), which calls
+    :meth:`forget` when it may be handed records again or out of turn (a rebalance)."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, tuple[int, str]] = {}  # chain -> (seq, hash) of the last seen
+
+    def check(self, rec: AuditRecord) -> list[str]:
+        """Problems ``rec`` shows: gaps, reordering, broken links, altered content."""
+        problems = []
+        prev = self._last.get(rec.chain)
+        if prev is not None and rec.seq != prev[0] + 1:
+            problems.append(f"{rec.chain}: seq {rec.seq} follows {prev[0]}")
+        if prev is not None and rec.prev_hash != prev[1]:
+            problems.append(f"{rec.chain}#{rec.seq}: prev_hash does not match record {prev[0]}")
         if rec.sealed().hash != rec.hash:
             problems.append(f"{rec.chain}#{rec.seq}: hash does not match its content")
-        last[rec.chain] = rec
-    return problems
+        self._last[rec.chain] = (rec.seq, rec.hash)
+        return problems
+
+    def forget(self) -> None:
+        """Start afresh: the next record of each chain is checked on its own."""
+        self._last.clear()
+
+
+def verify(records: Iterable[AuditRecord]) -> list[str]:
+    """Problems found, per chain: gaps, reordering, broken links, altered records."""
+    watch = ChainWatch()
+    return [problem for rec in records for problem in watch.check(rec)]
 
 
 def verify_heads(records: Iterable[AuditRecord], heads: dict[str, tuple[int, str]]) -> list[str]:

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from govbus import telemetry
 from govbus.cli.output import print_whole
 from govbus.cli.spans import span
 from govbus.config import ConnectionSettings, KeySettings, LocalRuntimeSettings, load
@@ -40,6 +41,7 @@ def run(once: Annotated[bool, typer.Option(help="catch up, then exit")] = False)
     from govbus.indexing import Indexes  # noqa: PLC0415
 
     setup_logging()
+    telemetry.setup("govbus-indexer")  # the audit chain check's metric, among others
     conn = load(ConnectionSettings)
     indexes = Indexes(conn.bootstrap, conn.pg)
     try:

@@ -1,4 +1,5 @@
-"""Deployment checks need a pinned helm and the compose-spec schema (`make tools`). Missing
+"""Deployment checks need a pinned helm, the compose-spec schema, promtool and Grafana's
+dashboard schema (`make tools`). Missing
 tools skip these tests in a bare `pytest`, and fail the run under `make test`."""
 
 from __future__ import annotations
@@ -34,3 +35,9 @@ def compose_schema() -> Path:
 @pytest.fixture(scope="session")
 def promtool() -> Path:
     return _tool("GOVBUS_PROMTOOL")
+
+
+@pytest.fixture(scope="session")
+def grafana_schema() -> Path:
+    """The folder with @grafana/schema, @grafana/prometheus and typescript in node_modules."""
+    return _tool("GOVBUS_GRAFANA_SCHEMA")

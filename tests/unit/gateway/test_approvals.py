@@ -125,6 +125,27 @@ def test_the_inbox_lists_unanswered_parts_and_what_is_overdue() -> None:
     assert items[0].to_json()["due"] < items[2].to_json()["due"]
 
 
+def test_the_metric_counts_parts_per_provider_overdue_due_soon_or_waiting() -> None:
+    old = request(id="old-1", requested_at=NOW - dt.timedelta(days=30))
+    new = answer(request(id="new-1"), "health", yes=True)
+    now = NOW + dt.timedelta(days=1)
+    items = approvals.awaiting([new, old], CATALOGUE, now, working_days=10)
+    assert approvals.by_state(items, now, dt.timedelta(days=1)) == {
+        ("health", "overdue"): 1,
+        ("public_security", "overdue"): 1,
+        ("public_security", "waiting"): 1,
+    }
+    # Within the notice the same part is due soon; past its deadline, overdue.
+    (fresh,) = [a for a in items if not a.overdue]
+    soon = fresh.due - dt.timedelta(hours=2)
+    assert approvals.by_state([fresh], soon, dt.timedelta(days=1)) == {
+        ("public_security", "due_soon"): 1
+    }
+    assert approvals.by_state([fresh], soon, dt.timedelta(hours=1)) == {
+        ("public_security", "waiting"): 1
+    }
+
+
 def test_the_client_bucket_refuses_a_flood_and_refills() -> None:
     limiter = ClientLimiter(rate_per_s=10, burst=5, max_clients=2)
     assert [limiter.retry_after("a", now=0.0) for _ in range(6)][-1] == pytest.approx(0.1)

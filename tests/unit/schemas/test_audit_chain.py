@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from govbus.schemas.audit import (
     AuditRecord,
     ChainState,
+    ChainWatch,
     append,
     append_body,
     append_json,
@@ -66,6 +67,29 @@ def test_an_edit_inside_the_chain_breaks_it() -> None:
     records, _ = chain(4)
     records[1] = replace(records[1], event_id="edited")
     assert verify(records) == ["app|t|0#2: hash does not match its content"]
+
+
+def test_a_watch_fed_record_by_record_finds_what_verify_finds() -> None:
+    records, _ = chain(6)
+    broken = [*records[:2], records[3], replace(records[4], detail="x"), records[5]]
+    watch = ChainWatch()
+    one_by_one = [p for rec in broken for p in watch.check(rec)]
+    assert one_by_one == verify(broken)
+    assert one_by_one == [
+        "app|t|0: seq 4 follows 2",
+        "app|t|0#4: prev_hash does not match record 2",
+        "app|t|0#5: hash does not match its content",
+    ]
+
+
+def test_a_watch_that_forgot_checks_the_next_record_on_its_own() -> None:
+    records, _ = chain(5)
+    watch = ChainWatch()
+    assert [watch.check(r) for r in records[:2]] == [[], []]
+    watch.forget()  # a rebalance: another reader saw #3
+    assert watch.check(records[3]) == []
+    assert watch.check(records[4]) == []
+    assert watch.check(replace(records[4], seq=9)) != []
 
 
 @given(
