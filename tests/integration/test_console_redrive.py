@@ -19,6 +19,7 @@ import pytest
 from govbus.adapters.publisher import Publisher
 from govbus.config import ConnectionSettings, GatewaySettings
 from govbus.gateway.keystore import KeyStore
+from govbus.indexing import Indexes
 from govbus_devtools.demo.sample_data import birth
 from tests.integration.browser import browser
 from tests.integration.helpers import BIRTH, births_in_clear_to, read_all, start_worker, wait_until
@@ -120,11 +121,19 @@ def test_the_bureau_redrives_a_dead_letter_to_its_subscriber_and_a_department_ca
             assert int(status.split()[0]) >= 1
             operator.shot("ops-redriven")
 
+            indexes = Indexes(conn.bootstrap, conn.pg)  # the trace view's index
+
             def delivered() -> bool:
+                indexes.catch_up(idle_steps=1)
                 operator.open(f"/trace?event_id={event_id}")
                 return operator.page.locator("[data-testid=trace] tr.step-delivered").count() >= 1
 
-            assert wait_until(delivered, 180, 2), "the redriven event never reached its subscriber"
+            try:
+                assert wait_until(delivered, 180, 2), (
+                    "the redriven event never reached its subscriber"
+                )
+            finally:
+                indexes.close()
             trace = operator.page.inner_text("[data-testid=trace]")
             assert "dead_letter" in trace
             assert dept in trace
