@@ -1,7 +1,10 @@
-"""examples/curl.sh, run as docs/subscriber-sdk.md tells a department to, against the real
-gateway, worker and Kafka with a real key: it pulls the page after the department's last
-ack, acks its cursor (the next pull starts after it), replays from a time without moving
-the ack, and follows the live stream, whose event ids are cursors to resume from."""
+"""The subscriber examples, run as docs/subscriber-sdk.md tells a department to, against the
+real gateway, worker and Kafka with a real key.
+
+examples/curl.sh pulls the page after the department's last ack, acks its cursor (the next
+pull starts after it), replays from a time without moving the ack, and follows the live
+stream, whose event ids are cursors to resume from. examples/subscriber_sdk.py hands an
+event and its correction to their own callbacks, acks them, and stops on SIGTERM."""
 
 from __future__ import annotations
 
@@ -9,10 +12,13 @@ import datetime as dt
 import json
 import os
 import random
+import signal
 import subprocess
+import sys
+import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +89,64 @@ def sse_deliveries(text: str) -> list[tuple[str, dict[str, Any]]]:
     return found
 
 
+class Example:
+    """An example running as a process: its output lines as they come, its errors apart
+    (in a file: a pipe nobody reads could fill); killed if still running on exit."""
+
+    def __init__(self, command: list[str], env: dict[str, str]) -> None:
+        self._errors = tempfile.TemporaryFile("w+")  # noqa: SIM115 - closed in __exit__
+        self.proc = subprocess.Popen(
+            command,
+            env={**os.environ, **env},
+            stdout=subprocess.PIPE,
+            stderr=self._errors,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._changed = threading.Condition()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            with self._changed:
+                self.lines.append(line)
+                self._changed.notify_all()
+
+    @property
+    def output(self) -> str:
+        with self._changed:
+            return "".join(self.lines)
+
+    def wait_for(self, printed: Callable[[str], bool], timeout_s: float) -> bool:
+        """Until the output so far satisfies ``printed`` (False after the timeout)."""
+        with self._changed:
+            return self._changed.wait_for(lambda: printed("".join(self.lines)), timeout_s)
+
+    def finish(self, timeout_s: float) -> int:
+        """Its exit code, once it ended by itself and all its output was read."""
+        code = self.proc.wait(timeout_s)
+        self._reader.join(10)
+        return code
+
+    def errors(self) -> str:
+        self._errors.seek(0)
+        return self._errors.read()[-3000:]
+
+    def __enter__(self) -> Example:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._reader.join(10)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        self._errors.close()
+
+
 def test_the_curl_example_pulls_acks_replays_and_follows(
     department: dict[str, str], uid: str
 ) -> None:
@@ -99,46 +163,22 @@ def test_the_curl_example_pulls_acks_replays_and_follows(
     while set(ids(pull(department, wait=5))) != set(mine):
         assert time.monotonic() < deadline, "the worker did not deliver"
 
-    script = subprocess.Popen(
+    with Example(
         ["bash", str(ROOT / "examples" / "curl.sh")],
-        env={
-            **os.environ,
+        {
             "GOVBUS_GATEWAY_URL": department["url"],
             "GOVBUS_API_KEY": department["key"],
             "REPLAY_FROM": before.isoformat(),
             "FOLLOW_S": str(FOLLOW_S),
         },
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert script.stdout is not None
-    lines: list[str] = []
-    acked = threading.Event()
-
-    def read() -> None:
-        assert script.stdout is not None
-        for line in script.stdout:
-            lines.append(line)
-            if line.startswith("acked "):
-                acked.set()
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    try:
-        assert acked.wait(60), "".join(lines)
+    ) as script:
+        assert script.wait_for(lambda out: "\nacked " in f"\n{out}", 60), script.output
         # Published after the ack: it can only reach the script through the live stream.
         live = birth(rng, dt.date.today())
         with Publisher("health") as pub:
             later = pub.publish(BIRTH, live).result(60).event_id
-        _, stderr = script.communicate(timeout=FOLLOW_S + 60)
-    finally:
-        if script.poll() is None:
-            script.kill()
-            script.wait()
-    reader.join(10)
-    assert script.returncode == 0, stderr
-    out = "".join(lines)
+        assert script.finish(FOLLOW_S + 60) == 0, script.errors()
+    lines, out = script.lines, script.output
     later_id = delivery_id(department["dept"], "health", later)
 
     # 1. The page after the last ack (none yet: from the start), one JSON line each.
@@ -160,3 +200,37 @@ def test_the_curl_example_pulls_acks_replays_and_follows(
     [(sse_id, event)] = streamed
     assert event["data"]["certificate_no"] == live["certificate_no"]
     assert ids(pull(department, cursor=sse_id)) == []  # nothing after it
+
+
+def test_the_sdk_example_hands_out_an_event_and_its_correction_acks_and_stops(
+    department: dict[str, str], uid: str
+) -> None:
+    rng = random.Random(uid)
+    original = birth(rng, dt.date.today())
+    fixed = {**original, "birth_date": original["birth_date"] - dt.timedelta(days=1)}
+    with Publisher("health") as pub:
+        first = pub.publish(BIRTH, original).result(60).event_id
+        fix = pub.publish(BIRTH, fixed, corrects=first).result(60).event_id
+    own, own_fix = (delivery_id(department["dept"], "health", e) for e in (first, fix))
+
+    with Example(
+        [sys.executable, str(ROOT / "examples" / "subscriber_sdk.py")],
+        {
+            "GOVBUS_GATEWAY_URL": department["url"],
+            "GOVBUS_API_KEY": department["key"],
+            "PYTHONUNBUFFERED": "1",  # its lines as they come, through the pipe
+        },
+    ) as example:
+        printed = example.wait_for(lambda out: f" {own}: " in out and own_fix in out, 180)
+        assert printed, example.output
+        example.proc.send_signal(signal.SIGTERM)  # the example's way to stop
+        assert example.finish(60) == 0, example.errors()
+    lines = example.lines
+    event = next(line for line in lines if f" {own}: " in line)
+    assert event.startswith(f"{BIRTH}.v")
+    assert original["certificate_no"] in event
+    correction = next(line for line in lines if line.startswith(f"{own_fix} "))
+    assert correction.startswith(f"{own_fix} replaces {own}: ")  # its own callback
+    assert original["certificate_no"] in correction
+    # Acked after the callbacks: the department's next pull has neither.
+    assert not {own, own_fix} & set(ids(pull(department)))
