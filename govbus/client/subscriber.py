@@ -30,6 +30,7 @@ from govbus.schemas.codec import AvroCodec, CodecError
 
 log = logging.getLogger(__name__)
 PageHandler = Callable[[Sequence[Delivery]], None]
+CaughtUp = Callable[[], bool]  # asked when there is nothing more to read for now
 
 
 @dataclass
@@ -156,15 +157,22 @@ class Subscriber:
         mode: Literal["pull", "stream"] = "pull",
         stop: threading.Event | None = None,
         idle_exit_s: float | None = None,
+        until_caught_up: CaughtUp | None = None,
         ack_interval_s: float = 1.0,
     ) -> RunStats:
         """Hand every delivery to ``handlers`` (one callback, or Handlers with typed ones
         for corrections and retractions) until ``stop`` is set, ``idle_exit_s`` passed
-        without a delivery, or the gateway refuses for good (RefusedError is raised). Each
-        position is acked once every delivery before it was handled."""
+        without a delivery, ``until_caught_up`` returned True, or the gateway refuses for
+        good (RefusedError is raised). Each position is acked once every delivery before it
+        was handled.
+
+        ``until_caught_up`` is asked each time the subscriber has read everything there is
+        for now -- a pull that came back empty, or a keep-alive on a quiet stream -- after
+        what was handled is acked: ``lambda: True`` reads up to now and returns (a batch
+        job); a predicate over what your callbacks saw waits for what you expect."""
         if mode == "stream":
             return self._run_stream(
-                handlers, stop or threading.Event(), idle_exit_s, ack_interval_s
+                handlers, stop or threading.Event(), idle_exit_s, until_caught_up, ack_interval_s
             )
 
         def each(page: Sequence[Delivery]) -> None:
@@ -176,7 +184,9 @@ class Subscriber:
                     raise
                 self.stats.handled += 1
 
-        return self.run_pages(each, stop=stop, idle_exit_s=idle_exit_s)
+        return self.run_pages(
+            each, stop=stop, idle_exit_s=idle_exit_s, until_caught_up=until_caught_up
+        )
 
     def run_pages(
         self,
@@ -184,6 +194,7 @@ class Subscriber:
         *,
         stop: threading.Event | None = None,
         idle_exit_s: float | None = None,
+        until_caught_up: CaughtUp | None = None,
         on_progress: Callable[[], None] | None = None,
     ) -> RunStats:
         """Like ``run``, a page at a time: ``handler`` gets each non-empty page and the page
@@ -204,6 +215,8 @@ class Subscriber:
                 failures = 0
                 if on_progress is not None:
                     on_progress()
+                if not page.deliveries and until_caught_up is not None and until_caught_up():
+                    break
             except RefusedError:
                 raise
             except Exception as exc:  # the network, the gateway, a callback
@@ -219,11 +232,13 @@ class Subscriber:
         handlers: Handlers | Handler,
         stop: threading.Event,
         idle_exit_s: float | None,
+        until_caught_up: CaughtUp | None,
         ack_interval_s: float,
     ) -> RunStats:
         failures = 0
         idle_since = time.monotonic()
-        while not stop.is_set():
+        caught_up = False
+        while not stop.is_set() and not caught_up:
             handled: str | None = None  # the position after the last delivery handled
             acked_at = time.monotonic()
             try:
@@ -236,8 +251,14 @@ class Subscriber:
                     if handled is not None and handled != self.cursor and (due or delivery is None):
                         self.ack(handled)
                         acked_at = time.monotonic()
-                    if stop.is_set() or (
-                        idle_exit_s is not None and time.monotonic() - idle_since > idle_exit_s
+                    # A keep-alive: the stream had nothing more to send.
+                    caught_up = (
+                        delivery is None and until_caught_up is not None and until_caught_up()
+                    )
+                    if (
+                        caught_up
+                        or stop.is_set()
+                        or (idle_exit_s is not None and time.monotonic() - idle_since > idle_exit_s)
                     ):
                         break
                 if handled is not None and handled != self.cursor:

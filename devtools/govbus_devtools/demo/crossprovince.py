@@ -202,9 +202,7 @@ class ProvinceB:
                     }
                 )
         stats = self.bridge.stats if self.bridge else None
-        problems = [
-            f"province B {r.department}'s reader: {r.error}" for r in self.readers if r.error
-        ]
+        problems = [f"province B: {problem}" for r in self.readers for problem in r.problems()]
         return {
             "peer_in_a": PEER_IN_A,
             "peer_in_b": PEER_IN_B,
@@ -241,8 +239,8 @@ class ProvinceB:
     ) -> dict[str, Any]:
         """One B department's delivery of a relayed event (``relayed``: source, event id)."""
         wanted = delivery_id(reader.department, *relayed)
-        event, read_at = reader.received[wanted]
-        fingerprint = schema_fingerprint(str(event["dataschema"]))
+        delivery, read_at = reader.received[wanted]
+        fingerprint = schema_fingerprint(str(delivery.dataschema))
         schema = http.get(f"/v1/schemas/{fingerprint}", headers={"X-API-Key": reader.key})
         schema.raise_for_status()
         rules = {f["name"]: f.get("govbus.mask", "") for f in schema.json()["fields"]}
@@ -250,15 +248,15 @@ class ProvinceB:
         return asdict(
             DeliverySeen(
                 subscriber=reader.department,
-                subscription=str(event.get("govbussubscription", "")),
+                subscription=delivery.subscription or "",
                 delivery_id=wanted,
                 fields={
-                    name: FieldSeen(rules.get(name, ""), v) for name, v in event["data"].items()
+                    name: FieldSeen(rules.get(name, ""), v) for name, v in delivery.data.items()
                 },
                 legal_basis=audit.legal_basis if audit else "",
                 purpose=audit.purpose if audit else "",
                 delivered_ms=ms_since(audit.at, published_at) if audit else -1.0,
                 read_ms=round((read_at - published_at) * 1000, 1),
-                trace_id=telemetry.trace_id_of(event.get("traceparent")),
+                trace_id=telemetry.trace_id_of(delivery.traceparent),
             )
         )

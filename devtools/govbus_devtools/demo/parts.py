@@ -16,12 +16,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import httpx
 import jwt
 import uvicorn
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from govbus.client import ClientError, Delivery, Handlers, RunStats, Subscriber
 from govbus.config import ConnectionSettings, GatewaySettings, KeySettings, load
 from govbus.gateway.app import create_app
 from govbus.gateway.keystore import KeyStore
@@ -61,13 +61,14 @@ def running_gateway(conn: ConnectionSettings, settings: GatewaySettings) -> Iter
         thread.join(timeout=15)
 
 
-# A delivery as read: the CloudEvent, the wall-clock time of the read, field -> masking rule.
-Seen = tuple[dict[str, Any], float, dict[str, str]]
+# A delivery as read: the delivery, the wall-clock time of the read, field -> masking rule.
+Seen = tuple[Delivery, float, dict[str, str]]
 
 
 class DepartmentReader(threading.Thread):
-    """One subscribing department's client: long-polls the gateway with its own key from the
-    start of the run, and stops once it has read what it expects (or is told to stop)."""
+    """One subscribing department's client: reads the gateway with its own key through the
+    subscriber SDK from the start of the run, and stops once it has read what it expects and
+    the gateway has nothing more (or it is told to stop)."""
 
     def __init__(
         self, gateway: str, department: str, key: str, since: dt.datetime, *, ack: bool = True
@@ -80,8 +81,11 @@ class DepartmentReader(threading.Thread):
         # A peer bus's reader here only looks: its bridge acks (an ack moves the cursor the
         # bridge resumes from).
         self.ack = ack
-        self.received: dict[str, tuple[dict[str, Any], float]] = {}
+        self.received: dict[str, tuple[Delivery, float]] = {}
+        # Your delivery id of an event amended -> the ids of the corrections and retractions.
+        self.amended: dict[str, list[str]] = {}
         self.error: str | None = None
+        self.stats = RunStats()  # the SDK's: handled, acked, failures retried
         self._expected: set[str] | None = None
         self._stop_event = threading.Event()
 
@@ -92,27 +96,47 @@ class DepartmentReader(threading.Thread):
         self._stop_event.set()
 
     def run(self) -> None:
-        params: dict[str, Any] = {"from_time": self.since.isoformat(), "limit": 500, "wait": 2}
-        headers = {"X-API-Key": self.key}
-        with httpx.Client(base_url=self.gateway, timeout=30) as http:
-            while not self._stop_event.is_set():
-                try:
-                    page = http.get("/v1/events", params=params, headers=headers)
-                    page.raise_for_status()
-                except httpx.HTTPError as exc:
-                    self.error = str(exc)
-                    return
-                body = page.json()
-                now = time.time()
-                for event in body["events"]:
-                    self.received.setdefault(event["id"], (event, now))
-                params = {"cursor": body["cursor"], "limit": 500, "wait": 2}
-                done = self._expected is not None and self._expected <= set(self.received)
-                if done and not body["events"]:
-                    if not self.ack:
-                        return
-                    http.post("/v1/events/ack", json={"cursor": body["cursor"]}, headers=headers)
-                    return
+        handlers = Handlers(
+            on_event=self._read, on_correction=self._amends, on_retraction=self._amends
+        )
+        with Subscriber(
+            self.gateway,
+            self.key,
+            limit=500,
+            wait_s=2,
+            from_time=self.since,
+            commit=self.ack,
+        ) as sub:
+            self.stats = sub.stats
+            try:
+                sub.run(handlers, stop=self._stop_event, until_caught_up=self._has_all)
+            except ClientError as exc:  # refused for good; failures in between are retried
+                self.error = str(exc)
+
+    def _read(self, delivery: Delivery) -> None:
+        self.received.setdefault(delivery.id, (delivery, time.time()))
+
+    def _amends(self, delivery: Delivery) -> None:
+        if delivery.id not in self.received and delivery.corrects is not None:
+            self.amended.setdefault(delivery.corrects, []).append(delivery.id)
+        self._read(delivery)
+
+    def problems(self) -> list[str]:
+        """What went wrong for this reader: a refusal, or a correction or retraction of a
+        delivery it never received (the bus sends them to the original's recipients only)."""
+        found = [f"{self.department}'s reader: {self.error}"] if self.error else []
+        found += [
+            f"{self.department} received {', '.join(ids)} amending {original}, "
+            "which it never received"
+            for original, ids in sorted(self.amended.items())
+            if original not in self.received
+        ]
+        return found
+
+    def _has_all(self) -> bool:
+        """Asked when a pull came back empty: everything expected was read, and nothing
+        else of this run is still coming."""
+        return self._expected is not None and self._expected <= self.received.keys()
 
 
 @dataclass

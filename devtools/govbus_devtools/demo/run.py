@@ -158,10 +158,11 @@ class DemoRun:
                 finally:
                     for reader in readers:
                         reader.stop()
-                problems = [f"{r.department}'s reader: {r.error}" for r in readers if r.error]
+                problems = [problem for r in readers for problem in r.problems()]
                 problems += federation.pop("problems")
                 problems += [
                     f"{r.department} did not read everything within {self.timeout_s:.0f}s"
+                    + (f" (last failure: {r.stats.last_error})" if r.stats.last_error else "")
                     for r in readers
                     if r.is_alive()
                 ]
@@ -335,13 +336,13 @@ class DemoRun:
         rules: dict[str, dict[str, str]] = {}
         for reader in readers:
             ours = {delivery_id(reader.department, p.step.source, p.event_id) for p in published}
-            for event_id, (event, read_at) in reader.received.items():
+            for event_id, (delivery, read_at) in reader.received.items():
                 if event_id not in ours:
                     continue
-                schema_fp = schema_fingerprint(str(event["dataschema"]))
+                schema_fp = schema_fingerprint(str(delivery.dataschema))
                 if schema_fp not in rules:
                     rules[schema_fp] = self._rules(http, reader.key, schema_fp)
-                seen[event_id] = (event, read_at, rules[schema_fp])
+                seen[event_id] = (delivery, read_at, rules[schema_fp])
         return seen
 
     @staticmethod
@@ -369,23 +370,23 @@ class DemoRun:
             wanted = delivery_id(dept, p.step.source, p.event_id)
             if wanted not in seen:
                 continue
-            event, read_at, rules = seen[wanted]
+            delivery, read_at, rules = seen[wanted]
             audit = audited.get(wanted)
             deliveries.append(
                 DeliverySeen(
                     subscriber=dept,
-                    subscription=str(event.get("govbussubscription", "")),
+                    subscription=delivery.subscription or "",
                     delivery_id=wanted,
                     fields={
                         name: FieldSeen(rules.get(name, ""), value)
-                        for name, value in event["data"].items()
+                        for name, value in delivery.data.items()
                     },
                     legal_basis=audit.legal_basis if audit else "",
                     purpose=audit.purpose if audit else "",
                     delivered_ms=ms_since(audit.at, p.at) if audit else -1.0,
                     read_ms=round((read_at - p.at) * 1000, 1),
-                    corrects=event.get("govbuscorrects"),
-                    trace_id=telemetry.trace_id_of(event.get("traceparent")),
+                    corrects=delivery.corrects,
+                    trace_id=telemetry.trace_id_of(delivery.traceparent),
                 )
             )
         return EventOutcome(

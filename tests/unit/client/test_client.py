@@ -217,3 +217,53 @@ def test_a_look_only_reader_replays_from_a_time_and_never_acks() -> None:
     assert froms[0] == since.isoformat()
     assert set(froms[1:]) == {None}  # from then on, the cursor
     assert sub.cursor == "c2"
+
+
+def test_until_caught_up_is_asked_at_each_empty_pull_and_ends_the_loop_there() -> None:
+    gw = ScriptedGateway({None: [1], "c1": []})
+    seen: list[str] = []
+    asked: list[list[str]] = []
+
+    def caught_up() -> bool:
+        asked.append(list(seen))
+        if len(asked) == 1:  # not yet: d2 is still on its way
+            gw.pages.update({"c1": [2], "c2": []})
+            return False
+        return "d2" in seen
+
+    sub = subscriber(gw)
+    sub.run(lambda d: seen.append(d.id), until_caught_up=caught_up, idle_exit_s=5)
+    assert seen == ["d1", "d2"]
+    assert asked == [["d1"], ["d1", "d2"]]  # only when a pull came back empty
+    assert gw.pulls == [None, "c1", "c1", "c2"]  # and not one pull more
+    assert gw.acks == ["c1", "c2"]  # what was handled is acked before it stops
+
+
+def test_until_caught_up_on_a_stream_is_asked_at_a_keep_alive_after_the_ack() -> None:
+    acks: list[str] = []
+    connections: list[str | None] = []
+
+    def gateway(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/events/ack":
+            acks.append(json.loads(request.content)["cursor"])
+            return httpx.Response(204)
+        connections.append(request.headers.get("Last-Event-ID"))
+        body = (
+            f"event: govbus.delivery\nid: c1\ndata: {json.dumps(cloudevent(1))}\n\n"
+            if request.headers.get("Last-Event-ID") is None
+            else ""
+        ) + ": ping\n\n"
+        return httpx.Response(200, text=body, headers={"Content-Type": "text/event-stream"})
+
+    http = httpx.Client(base_url="http://gw", transport=httpx.MockTransport(gateway))
+    sub = Subscriber("http://gw", "gbk_x_y", http=http, backoff=Backoff(0, 0))
+    seen: list[str] = []
+    sub.run(
+        lambda d: seen.append(d.id),
+        mode="stream",
+        until_caught_up=lambda: acks == ["c1"],
+        idle_exit_s=5,
+    )
+    assert seen == ["d1"]
+    assert acks == ["c1"]
+    assert connections == [None]  # ended at the keep-alive, no reconnect

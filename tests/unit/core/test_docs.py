@@ -13,7 +13,7 @@ DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 # [text](target): the target up to the closing parenthesis.
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 # A path under one of the repository's top-level folders, in running text or code.
-TOP = "adapters|bench|deploy|docs|gateway|govbus|helm|schemas|streams|tests"
+TOP = "adapters|bench|deploy|devtools|docs|examples|gateway|govbus|helm|schemas|streams|tests"
 PATH = re.compile(rf"(?<![\w./~-])(?:{TOP})/[\w./<>{{}}*-]*[\w>}}*]")
 # Made at deploy time, not part of a clone (docs/deploy.md says which command makes them).
 GENERATED = {"deploy/secrets", "deploy/secrets/peer_api_key"}
