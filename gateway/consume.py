@@ -86,6 +86,16 @@ class DepartmentFeed:
             if not self.window.covers(positions):
                 return None
             served = self.window.take(positions, limit)
+            if served and len(served) < limit and not self.lock.locked():
+                # A short page may only mean the tail has not been read since: take what
+                # the consumer already holds (no wait), or a reader re-polling one
+                # position would get the same partial page forever.
+                async with self.lock:
+                    if self.window.covers(positions):
+                        self._extend(await run_in_threadpool(self._fetch, limit, 0.0))
+                if not self.window.covers(positions):
+                    return None
+                served = self.window.take(positions, limit)
             if served:
                 self.served = time.monotonic()
                 return served
@@ -102,13 +112,8 @@ class DepartmentFeed:
                     # While we waited another reader extended the window, or trimmed
                     # our position away (then the loop sends us to Kafka directly).
                     continue
-                # No more than the window keeps, so the trim after it cannot drop what
-                # this reader fetched for itself.
-                fetched = await run_in_threadpool(
-                    self._fetch, min(limit, self.window.per_partition)
-                )
-                for part, got in fetched.items():  # here, not in the thread: readers take
-                    self.window.extend(part, got, got[-1][0] + 1)
+                fetched = await run_in_threadpool(self._fetch, limit, FETCH_SLICE_S)
+                self._extend(fetched)
                 if fetched or time.monotonic() < deadline:
                     continue
                 if not await run_in_threadpool(self._pending):
@@ -126,10 +131,17 @@ class DepartmentFeed:
         self._tail.assign([TopicPartition(self.topic, p, o) for p, o in positions.items()])
         self.served = time.monotonic()
 
-    def _fetch(self, limit: int) -> dict[int, list[tuple[int, Received]]]:
-        """One tail read, decoded, by partition (a worker thread; the lock is held)."""
+    def _extend(self, fetched: dict[int, list[tuple[int, Received]]]) -> None:
+        for part, got in fetched.items():  # here, not in the thread: readers take
+            self.window.extend(part, got, got[-1][0] + 1)
+
+    def _fetch(self, limit: int, wait_s: float) -> dict[int, list[tuple[int, Received]]]:
+        """One tail read, decoded, by partition (a worker thread; the lock is held). No
+        more than the window keeps, so the trim after it cannot drop what a reader fetched
+        for itself."""
         records: dict[int, list[tuple[int, Received]]] = {}
-        for msg in consume_ready(self._tail, min(limit, 500), FETCH_SLICE_S):
+        limit = min(limit, self.window.per_partition, 500)
+        for msg in consume_ready(self._tail, limit, wait_s):
             if msg.error() is None:
                 part, offset = msg.partition() or 0, msg.offset() or 0
                 records.setdefault(part, []).append((offset, self.decoder.decode(msg)))
