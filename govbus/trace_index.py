@@ -105,7 +105,12 @@ class TraceIndexStore:
                 cur.executemany(
                     'INSERT INTO govbus_trace_index (partition, "offset", event_id,'
                     " delivery_id, kind, trace_id) VALUES (%s, %s, %s, %s, %s, %s)"
-                    ' ON CONFLICT (partition, "offset") DO NOTHING',
+                    # A position holds one record: what is read there now wins (a topic
+                    # recreated under the index, as a wiped test cluster is, must not be
+                    # shadowed by the old topic's rows).
+                    ' ON CONFLICT (partition, "offset") DO UPDATE SET event_id ='
+                    " EXCLUDED.event_id, delivery_id = EXCLUDED.delivery_id, kind ="
+                    " EXCLUDED.kind, trace_id = EXCLUDED.trace_id",
                     rows,
                 )
         return len(rows)
@@ -289,7 +294,21 @@ def trace_of(
     locators = locate(event_id)
     if not locators:
         return None
-    return assemble(event_id, (AuditRecord.from_json(raw) for raw in read(locators)))
+    return assemble(
+        event_id, concerning(event_id, [AuditRecord.from_json(r) for r in read(locators)])
+    )
+
+
+def concerning(event_id: str, records: Sequence[AuditRecord]) -> list[AuditRecord]:
+    """Of the records found at the indexed positions, those about ``event_id``: its own and
+    the reads of its deliveries. An index row can be older than the record now at its
+    position (the index is re-pointed only when that position is read again)."""
+    delivered = {r.delivery_id for r in records if r.event_id == event_id and r.delivery_id}
+    return [
+        r
+        for r in records
+        if r.event_id == event_id or (r.kind == "read" and r.delivery_id in delivered)
+    ]
 
 
 class TraceLookup:

@@ -12,9 +12,16 @@ from typing import Any
 
 import httpx
 
-from govbus.audit_log import event_records
+from govbus.audit_log import Positioned, event_records
 from govbus.config import ConnectionSettings
-from govbus.trace_index import EventTrace, TraceIndexer, TraceIndexStore, TraceLookup, assemble
+from govbus.schemas.audit import AuditRecord
+from govbus.trace_index import (
+    EventTrace,
+    TraceIndexer,
+    TraceIndexStore,
+    TraceLookup,
+    assemble,
+)
 from tests.integration.helpers import wait_until
 from tests.integration.test_gateway import (  # noqa: F401 - fixtures used by name
     publish,
@@ -90,3 +97,26 @@ def test_what_happened_to_an_event_answers_from_the_index_in_well_under_a_second
     assert r.status_code == 403
     assert r.json()["type"].endswith("/bureau-only")
     print(f"trace_of: {min(timings) * 1000:.0f}-{max(timings) * 1000:.0f} ms")
+
+
+def test_a_position_read_again_points_the_index_at_the_record_now_there(
+    runtime: ConnectionSettings, uid: str
+) -> None:
+    """An audit topic recreated under the index (a wiped cluster, a restore) puts other
+    records at old positions: the index follows what it reads, and a lookup never shows a
+    record about another event."""
+    store = TraceIndexStore(runtime.pg)
+    store.init()
+    where = (0, 10**12 + int(uid[:6], 16))  # a position no real test reaches
+
+    def at_where(event_id: str) -> Positioned:
+        record = AuditRecord(kind="accepted", at="", chain="c", seq=0, event_id=event_id)
+        return Positioned(*where, record)
+
+    try:
+        store.apply([at_where(f"old-{uid}")])
+        store.apply([at_where(f"new-{uid}")])
+        assert store.locate(f"new-{uid}") == [where]
+        assert store.locate(f"old-{uid}") == []
+    finally:
+        store.close()
