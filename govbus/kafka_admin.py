@@ -8,6 +8,7 @@ they are not, rather than let workers run on it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
 
 from confluent_kafka import KafkaException
@@ -22,6 +23,7 @@ from govbus.schemas.catalogue import Catalogue
 
 # Small segments so the cleaner compacts soon: a worker taking tasks over reads the whole
 # progress topic, which would otherwise keep every marker of the last week.
+GROWN_VISIBLE_S = 30.0  # added partitions show in a broker's metadata within this
 COMPACTED = {
     "cleanup.policy": "compact",
     "segment.ms": "600000",
@@ -111,7 +113,12 @@ def ensure_bus_topics(
     wrong = mismatched(partition_counts(bootstrap, events), target)
     if grow and any(n < target for n in wrong.values()):
         grow_partitions(bootstrap, {t: target for t, n in wrong.items() if n < target})
+        # The controller has acknowledged; the broker's metadata follows within moments.
+        deadline = time.monotonic() + GROWN_VISIBLE_S
         wrong = mismatched(partition_counts(bootstrap, events), target)
+        while wrong and time.monotonic() < deadline:
+            time.sleep(0.5)
+            wrong = mismatched(partition_counts(bootstrap, events), target)
     if wrong:
         raise EventPartitionsError(mismatch_message(wrong, target))
     return created

@@ -9,14 +9,19 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin._listoffsets import OffsetSpec  # the public re-export is unstubbed
 
 from govbus.audit_log import read_audit
 from govbus.dlq import DeadLetter, read_dead_letters
+from govbus.errors import ServiceUnavailableError
 from govbus.gateway.consume import GROUP
 from govbus.kafka_config import client_config
 from govbus.schemas.audit import AuditRecord
 from govbus.schemas.topics import DELIVER_PREFIX, consumer_group, delivery_topic
+
+LATEST = OffsetSpec.latest()  # type: ignore[no-untyped-call]  # untyped in the library
 
 
 @dataclass(frozen=True)
@@ -30,37 +35,39 @@ class Lag:
         return max(0, self.delivered - self.acknowledged)
 
 
-def delivery_lag(bootstrap: str, department: str) -> Lag:
-    """How far a department's acknowledged position trails its delivery topic."""
-    topic = delivery_topic(department)
-    consumer = Consumer(
-        {
-            **client_config(bootstrap),
-            "group.id": consumer_group(department, GROUP),
-            "enable.auto.commit": False,
-        }
+def delivery_lags(bootstrap: str, only: str | None = None) -> list[Lag]:
+    """How far each department's acknowledged position trails its delivery topic (or only
+    department ``only``'s). One admin client and concurrent requests, not a consumer per
+    department: the ops page lists every department on the bus."""
+    admin = AdminClient(client_config(bootstrap))
+    try:
+        topics = admin.list_topics(timeout=10).topics
+    except KafkaException as exc:
+        raise ServiceUnavailableError(f"cannot list topics at {bootstrap}: {exc}") from None
+    parts = {
+        name.removeprefix(DELIVER_PREFIX): [TopicPartition(name, p) for p in meta.partitions]
+        for name, meta in topics.items()
+        if name.startswith(DELIVER_PREFIX)
+        and meta.error is None
+        and (only is None or name == delivery_topic(only))
+    }
+    if not parts:
+        return [Lag(only, 0, 0)] if only is not None else []
+    ends = admin.list_offsets(
+        {tp: LATEST for tps in parts.values() for tp in tps}, request_timeout=10
     )
-    try:
-        meta = consumer.list_topics(topic, timeout=10).topics.get(topic)
-        if meta is None or meta.error is not None:
-            return Lag(department, 0, 0)
-        parts = [TopicPartition(topic, p) for p in meta.partitions]
-        ends = {tp.partition: consumer.get_watermark_offsets(tp, timeout=10)[1] for tp in parts}
-        committed = consumer.committed(parts, timeout=10)
-        acked = sum(max(tp.offset, 0) for tp in committed)
-        return Lag(department, sum(ends.values()), acked)
-    finally:
-        consumer.close()
-
-
-def departments(bootstrap: str) -> list[str]:
-    """Every department with a delivery topic."""
-    consumer = Consumer({**client_config(bootstrap), "group.id": "govbus-console-meta"})
-    try:
-        topics = consumer.list_topics(timeout=10).topics
-    finally:
-        consumer.close()
-    return sorted(t.removeprefix(DELIVER_PREFIX) for t in topics if t.startswith(DELIVER_PREFIX))
+    acked = {
+        dept: admin.list_consumer_group_offsets(
+            [ConsumerGroupTopicPartitions(consumer_group(dept, GROUP), tps)], request_timeout=10
+        )[consumer_group(dept, GROUP)]
+        for dept, tps in parts.items()
+    }
+    out = []
+    for dept, tps in sorted(parts.items()):
+        delivered = sum(ends[tp].result().offset for tp in tps)
+        committed = acked[dept].result().topic_partitions or []
+        out.append(Lag(dept, delivered, sum(max(tp.offset, 0) for tp in committed)))
+    return out
 
 
 def recent_audit(bootstrap: str, window: dt.timedelta) -> list[AuditRecord]:

@@ -46,7 +46,7 @@ async def grants(request: Request, svc: ServicesDep, grant: ViewSubscriptions) -
     rows = [_row(s, grant) for s in listed]
     audit = await run_in_threadpool(observe.recent_audit, svc.bootstrap, RECENT)
     letters = await run_in_threadpool(observe.dead_letters, svc.bootstrap, LETTERS)
-    lag = await run_in_threadpool(observe.delivery_lag, svc.bootstrap, me)
+    (lag,) = await run_in_threadpool(observe.delivery_lags, svc.bootstrap, me)
     context = {
         "receives": [r for r in rows if r["subscriber"] == me],
         "provides": [r for r in rows if r["subscriber"] != me and me in r["providers"]],

@@ -26,16 +26,12 @@ LETTERS = dt.timedelta(days=7)
 EVENT_ID = r"^[A-Za-z0-9._:-]{1,80}$"
 
 
-def _lags(bootstrap: str) -> list[observe.Lag]:
-    return [observe.delivery_lag(bootstrap, d) for d in observe.departments(bootstrap)]
-
-
 @router.get("/ops")
 async def ops(request: Request, svc: ServicesDep, grant: ViewOps) -> HTMLResponse:
     window = dt.timedelta(minutes=WINDOW_MIN)
     audit = await run_in_threadpool(observe.recent_audit, svc.bootstrap, window)
     letters = await run_in_threadpool(observe.dead_letters, svc.bootstrap, LETTERS)
-    lags = await run_in_threadpool(_lags, svc.bootstrap)
+    lags = await run_in_threadpool(observe.delivery_lags, svc.bootstrap)
     context = {
         "throughput": observe.throughput(audit, WINDOW_MIN),
         "kinds": ["accepted", "delivered", "duplicate", "dead_letter", "read"],
