@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 from confluent_kafka import Consumer, TopicPartition
 
+from bench.common import start_at_end
 from govbus.adapters.publisher import Publisher, PublishResult
 from govbus.config import ConnectionSettings
 from govbus.delivery_reader import DeliveryReader, Received, read_deliveries
@@ -112,9 +113,16 @@ def start_worker(
     tmp_path: Path,
     subscriptions: list[dict[str, Any]],
     extra_env: dict[str, str] | None = None,
+    *,
+    from_end: bool = False,
 ) -> WorkerProcess:
-    """A running stream worker (own app id, policy topic and data dir) with this policy."""
+    """A running stream worker (own app id, policy topic and data dir) with this policy.
+    ``from_end``: its group starts at the event topics' current ends, so it does not first
+    work through every event earlier tests of the session published."""
     policy = write_policy(tmp_path / "policy.yaml", subscriptions)
+    if from_end:
+        topics = sorted({t for e in default_catalogue() for t in e.topics})
+        start_at_end(bootstrap, worker_env["GOVBUS_APP_ID"], topics)
     worker = WorkerProcess(
         state_dir,
         f"streams-{uid}",

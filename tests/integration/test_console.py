@@ -68,7 +68,7 @@ def world(
     worker_env: dict[str, str],
     tmp_path: Path,
 ) -> Iterator[dict[str, Any]]:
-    worker = start_worker(bootstrap, uid, state_dir, worker_env, tmp_path, [])
+    worker = start_worker(bootstrap, uid, state_dir, worker_env, tmp_path, [], from_end=True)
     login = CitizenLogin(tmp_path)
     conn = runtime.model_copy(update={"policy_topic": worker_env["GOVBUS_POLICY_TOPIC"]})
     settings = GatewaySettings(

@@ -70,7 +70,9 @@ def test_the_bureau_redrives_a_dead_letter_to_its_subscriber_and_a_department_ca
     dept = f"ps_{uid}"
     policy = births_in_clear_to(uid, [dept])
     short = {"GOVBUS_DEDUPE_WINDOW_S": str(SHORT_WINDOW_S)}
-    worker = start_worker(bootstrap, uid, state_dir, worker_env, tmp_path, policy, short)
+    worker = start_worker(
+        bootstrap, uid, state_dir, worker_env, tmp_path, policy, short, from_end=True
+    )
     conn = runtime.model_copy(update={"policy_topic": worker_env["GOVBUS_POLICY_TOPIC"]})
     people: list[Console] = []
     try:

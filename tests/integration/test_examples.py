@@ -49,7 +49,7 @@ def department(
 ) -> Iterator[dict[str, str]]:
     """A new department (nothing read or acked yet) whose worker delivers it births."""
     worker = start_worker(
-        bootstrap, uid, state_dir, worker_env, tmp_path, [birth_subscription(uid)]
+        bootstrap, uid, state_dir, worker_env, tmp_path, [birth_subscription(uid)], from_end=True
     )
     settings = GatewaySettings(rate_limit_per_minute=10_000)
     keys = KeyStore(runtime.pg, settings.api_key_pepper.get_secret_value().encode())

@@ -17,7 +17,6 @@ from typing import Any
 import httpx
 import pytest
 
-from bench.common import start_at_end
 from govbus.adapters.publisher import Publisher
 from govbus.audit_log import read_audit
 from govbus.config import ConnectionSettings, GatewaySettings, KeySettings
@@ -510,10 +509,8 @@ def streaming(
 ) -> Iterator[Gateway]:
     # From the event topics' ends: a department that received the runtime's whole history of
     # births while a test waits for "nothing new" would see old deliveries still arriving.
-    topics = sorted({t for e in default_catalogue() for t in e.topics})
-    start_at_end(bootstrap, worker_env["GOVBUS_APP_ID"], topics)
     worker = start_worker(
-        bootstrap, uid, state_dir, worker_env, tmp_path, [birth_subscription(uid)]
+        bootstrap, uid, state_dir, worker_env, tmp_path, [birth_subscription(uid)], from_end=True
     )
     settings = settings_for(
         login, jwt_public_keys=[rsa_key[1]], jwt_issuer=ISSUER, stream_recheck_s=1.0

@@ -66,7 +66,9 @@ def joined(
         "purpose": "enrol new employers",
         "approval": APPROVAL,
     }
-    worker = start_worker(bootstrap, uid, state_dir, worker_env, tmp_path, [subscription])
+    worker = start_worker(
+        bootstrap, uid, state_dir, worker_env, tmp_path, [subscription], from_end=True
+    )
     settings = GatewaySettings(rate_limit_per_minute=10_000)
     keys = KeyStore(runtime.pg, settings.api_key_pepper.get_secret_value().encode())
     keys.init()
