@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import time
 import uuid
 from collections.abc import Callable, Collection, Iterator
@@ -76,15 +75,13 @@ def read_to_end(
         meta = consumer.list_topics(topic, timeout=10).topics.get(topic)
         if meta is None or meta.error is not None:
             return
-
-        def high(p: int) -> int:
-            return int(consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1])
-
-        ends = {
-            p: retrying(functools.partial(high, p))
-            for p in meta.partitions
-            if partitions is None or p in partitions
-        }
+        wanted = [p for p in meta.partitions if partitions is None or p in partitions]
+        ends = retrying(
+            lambda: {
+                p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                for p in wanted
+            }
+        )
         if not ends:
             return
         starts = dict.fromkeys(ends, 0)
