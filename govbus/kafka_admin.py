@@ -40,7 +40,7 @@ class EventPartitionsError(ConfigError):
 
 def bus_topics(catalogue: Catalogue, subscribers: Iterable[str]) -> dict[str, dict[str, str]]:
     """Every topic the bus needs -> its config overrides."""
-    wanted: dict[str, dict[str, str]] = {t: {} for e in catalogue for t in e.topics}
+    wanted: dict[str, dict[str, str]] = {t: {} for t in catalogue.event_topics()}
     wanted.update({topics.delivery_topic(s): {} for s in subscribers})
     wanted[topics.DLQ] = KEPT
     wanted[topics.AUDIT] = KEPT
@@ -96,7 +96,7 @@ def ensure_bus_topics(
     replicas = replication or settings.replication_factor
     wanted = bus_topics(catalogue, subscribers)
     # The task topic too: a task is one partition number of every event topic.
-    events = {t for e in catalogue for t in e.topics} | {topics.TASKS}  # every lane
+    events = {*catalogue.event_topics(), topics.TASKS}
     created = ensure_topics(
         bootstrap,
         {t: cfg for t, cfg in wanted.items() if t in events},

@@ -191,6 +191,10 @@ class Catalogue:
     def types(self) -> list[str]:
         return sorted({t for t, _ in self._by_key})
 
+    def event_topics(self) -> list[str]:
+        """Every event topic of every type, in every lane."""
+        return sorted({t for e in self for t in e.topics})
+
 
 # Declared as a setting in govbus.config (ConnectionSettings.catalogue_dir: documented,
 # known to `govbus config check`); read here because schemas/ imports nothing of ours.

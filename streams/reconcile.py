@@ -210,7 +210,7 @@ def collect(
     progress = read_progress(bootstrap, app_id)
     committed = {tp: int(str(v["next_offset"])) for tp, v in progress.items()}
     inputs = []
-    for topic in sorted({t for e in catalogue for t in e.topics}):  # every lane
+    for topic in catalogue.event_topics():
         for msg in read_to_end(bootstrap, topic, since=since):
             try:
                 event_id = header_dict(msg.headers()).get("ce_id", "")[:128]

@@ -121,8 +121,7 @@ def start_worker(
     work through every event earlier tests of the session published."""
     policy = write_policy(tmp_path / "policy.yaml", subscriptions)
     if from_end:
-        topics = sorted({t for e in default_catalogue() for t in e.topics})
-        start_at_end(bootstrap, worker_env["GOVBUS_APP_ID"], topics)
+        start_at_end(bootstrap, worker_env["GOVBUS_APP_ID"], default_catalogue().event_topics())
     worker = WorkerProcess(
         state_dir,
         f"streams-{uid}",
