@@ -183,7 +183,7 @@ def bus_worker(
             "GOVBUS_DATA_DIR": str(Path(tempfile.mkdtemp())),
         },
     )
-    topics = sorted({e.topic for e in default_catalogue()})
+    topics = default_catalogue().event_topics()
     # The group starts at the event topics' ends: on a long-lived runtime a new group would
     # first work through all their history, which is start-up, not what is measured.
     start_at_end(conn.bootstrap, app_id, topics)
