@@ -103,14 +103,20 @@ class AuditFollower:
 
 def event_records(bootstrap: str, event_id: str) -> list[AuditRecord]:
     """One event's way through the bus, in order: accepted, delivered (to whom, which fields
-    and masks), duplicates, dead letters, and the reads of its deliveries. `govbus trace` and
-    the console's trace view both ask this; today it reads the whole audit topic."""
-    everything = read_audit(bootstrap)
-    records = [r for r in everything if r.event_id == event_id]
-    # Reads are recorded by delivery id (the gateway never sees the bus-wide event id).
-    delivered = {r.delivery_id for r in records if r.kind == "delivered"}
-    records += [r for r in everything if r.kind == "read" and r.delivery_id in delivered]
-    return sorted(records, key=lambda r: (r.at, r.seq))
+    and masks), duplicates, dead letters, and the reads of its deliveries, by reading the whole
+    audit topic: `govbus trace`'s fallback for an event the trace index does not know yet."""
+    return sorted(concerning(event_id, read_audit(bootstrap)), key=lambda r: (r.at, r.seq))
+
+
+def concerning(event_id: str, records: Sequence[AuditRecord]) -> list[AuditRecord]:
+    """Of ``records``, those about ``event_id``: its own and the reads of its deliveries
+    (reads are recorded by delivery id: the gateway never sees the bus-wide event id)."""
+    delivered = {r.delivery_id for r in records if r.event_id == event_id and r.kind == "delivered"}
+    return [
+        r
+        for r in records
+        if r.event_id == event_id or (r.kind == "read" and r.delivery_id in delivered)
+    ]
 
 
 def event_traces(records: Sequence[AuditRecord]) -> dict[str, str]:

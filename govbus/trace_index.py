@@ -25,7 +25,7 @@ import psycopg
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 from psycopg_pool import ConnectionPool
 
-from govbus.audit_log import AuditFollower, Positioned, event_traces
+from govbus.audit_log import AuditFollower, Positioned, concerning, event_traces
 from govbus.audit_watch import ChainMonitor
 from govbus.kafka_config import client_config
 from govbus.schemas.audit import AuditRecord
@@ -297,18 +297,6 @@ def trace_of(
     return assemble(
         event_id, concerning(event_id, [AuditRecord.from_json(r) for r in read(locators)])
     )
-
-
-def concerning(event_id: str, records: Sequence[AuditRecord]) -> list[AuditRecord]:
-    """Of the records found at the indexed positions, those about ``event_id``: its own and
-    the reads of its deliveries. An index row can be older than the record now at its
-    position (the index is re-pointed only when that position is read again)."""
-    delivered = {r.delivery_id for r in records if r.event_id == event_id and r.delivery_id}
-    return [
-        r
-        for r in records
-        if r.event_id == event_id or (r.kind == "read" and r.delivery_id in delivered)
-    ]
 
 
 class TraceLookup:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from govbus.audit_log import concerning
 from govbus.schemas.audit import AuditRecord
-from govbus.trace_index import concerning
 
 
 def test_records_found_at_stale_positions_are_left_out() -> None:
